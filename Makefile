@@ -1,0 +1,38 @@
+# The two commands a newcomer types: `make up` (the demo stack) and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: help venv test lint typecheck unit clean
+
+help:
+	@echo "make up        deploy the demo stack against the bundled useapi.net emulator"
+	@echo "make preview   show what 'up' would change"
+	@echo "make destroy   delete the demo stack's accounts"
+	@echo "make test      lint, type-check and run every test"
+	@echo "make bench     benchmark fleet-sized applies"
+
+# The virtualenv Pulumi.yaml names, with runtime and dev requirements installed.
+$(STAMP): requirements.txt requirements-dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+typecheck: $(STAMP)
+	$(PY) -m mypy .
+
+unit: $(STAMP)
+	$(PY) -m pytest -q
+
+test: lint typecheck unit
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,63 @@
+"""Fixtures: a useapi.net emulator on 127.0.0.1 and provider hosts, always stopped."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from localengine import ProviderHost
+from useapi_emulator import UseapiEmulator
+
+from .helpers import PROJECT_ROOT, TOKEN_SENTINEL, clean_env
+
+# Short budgets keep failing tests fast; individual tests override them through config.
+TEST_TIMEOUT = "5"
+TEST_MAX_RETRIES = "2"
+
+
+@pytest.fixture
+def emulator() -> Iterator[UseapiEmulator]:
+    with UseapiEmulator(token=TOKEN_SENTINEL) as emu:
+        yield emu
+
+
+def stack_config(emu: UseapiEmulator, **overrides: str) -> dict[str, str]:
+    """Stack config as the engine hands it to Configure: namespaced keys, string values."""
+    config = {
+        "useapi:token": emu.token,
+        "useapi:baseUrl": emu.base_url,
+        "useapi:timeout": TEST_TIMEOUT,
+        "useapi:maxRetries": TEST_MAX_RETRIES,
+    }
+    config.update(overrides)
+    return {k: v for k, v in config.items() if v != ""}
+
+
+HostFactory = Callable[..., ProviderHost]
+
+
+@pytest.fixture
+def start_host() -> Iterator[HostFactory]:
+    """Start provider hosts in the project directory; every one is stopped at teardown."""
+    hosts: list[ProviderHost] = []
+
+    def start(
+        config: dict[str, str] | None = None, env: dict[str, str] | None = None
+    ) -> ProviderHost:
+        host = ProviderHost(PROJECT_ROOT, env=clean_env() if env is None else env)
+        hosts.append(host)
+        host.start()
+        if config is not None:
+            host.configure(config)
+        return host
+
+    yield start
+    for host in hosts:
+        host.stop()
+
+
+@pytest.fixture
+def provider_host(emulator: UseapiEmulator, start_host: HostFactory) -> ProviderHost:
+    """A host configured for the emulator, as `pulumi up` would start it."""
+    return start_host(stack_config(emulator))

@@ -1,0 +1,42 @@
+"""Run the emulator in the foreground: `python -m useapi_emulator --port 8787 --token demo`.
+
+Prints the base URL (for `useapi:baseUrl`) on the first line of stdout, then serves until
+interrupted or terminated.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from types import FrameType
+
+from .server import UseapiEmulator
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m useapi_emulator", description=__doc__)
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    parser.add_argument("--token", default="demo-useapi-token", help="the bearer token to accept")
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every answer")
+    args = parser.parse_args(argv)
+
+    emulator = UseapiEmulator(token=args.token, port=args.port)
+    emulator.latency = args.latency
+    stopped = threading.Event()
+
+    def stop(_signum: int, _frame: FrameType | None) -> None:
+        stopped.set()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    with emulator:
+        sys.stdout.write(f"{emulator.base_url}\n")
+        sys.stdout.flush()
+        stopped.wait()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,358 @@
+"""A local stand-in for useapi.net's PixVerse v2 accounts API.
+
+It serves real HTTP on 127.0.0.1 so the client, the provider host and the demo stack are
+exercised over sockets exactly as against the real service: bearer auth (401), body
+validation and failed PixVerse logins (400), upsert POST (201), 404 for unknown accounts,
+the `GET /accounts` map, and masked `password` / `jwt.token` in every answer.
+
+For tests it records every request (bodies kept, but masked in any repr) and can inject
+faults per method: queued statuses (with Retry-After), slow answers, dropped connections,
+plus out-of-band changes (an account deleted, maxJobs changed, a session expired).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import socket
+import threading
+import time
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import unquote
+
+API_PREFIX = "/v2/pixverse/accounts"
+MASKED_PASSWORD = "…secured…"
+SESSION_SECONDS = 30 * 24 * 3600
+MAX_BODY_BYTES = 1 << 20
+ALL_METHODS = ("GET", "POST", "DELETE")
+
+
+def _iso(epoch: int) -> str:
+    return datetime.fromtimestamp(epoch, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+@dataclass
+class RecordedRequest:
+    """One request as the emulator saw it. The body is kept for assertions, masked in repr."""
+
+    method: str
+    path: str
+    email: str | None
+    authorized: bool
+    body: dict[str, Any] | None = field(repr=False, default=None)
+
+    def __repr__(self) -> str:
+        keys = sorted(self.body) if isinstance(self.body, dict) else None
+        return (
+            f"RecordedRequest({self.method} {self.path}, email={self.email!r}, "
+            f"authorized={self.authorized}, body_keys={keys})"
+        )
+
+
+@dataclass
+class Fault:
+    """What to do instead of (or before) answering one request."""
+
+    status: int | None = None
+    retry_after: str | None = None
+    delay: float = 0.0
+    drop: bool = False
+    body: bytes | None = None
+    content_type: str = "application/json"
+
+
+@dataclass
+class StoredAccount:
+    email: str
+    password: str = field(repr=False)
+    max_jobs: int
+    token: str | None = field(repr=False)
+    account_id: int
+    expire_time: int
+    username: str
+
+    def to_json(self) -> dict[str, Any]:
+        """The account object as useapi.net answers it: password and session token masked."""
+        return {
+            "email": self.email,
+            "password": MASKED_PASSWORD,
+            "maxJobs": self.max_jobs,
+            "jwt": {
+                "AccountId": self.account_id,
+                "ExpireTime": self.expire_time,
+                "ExpireTimeUTC": _iso(self.expire_time),
+                "Username": self.username,
+                "token": "eyJ…secured…xYz",
+            },
+        }
+
+
+class UseapiEmulator:
+    """The emulated service: start() on a free port, stop() always (a fixture does both)."""
+
+    def __init__(
+        self, token: str = "test-useapi-token", host: str = "127.0.0.1", port: int = 0
+    ) -> None:
+        self.token = token
+        self._address = (host, port)
+        self.accounts: dict[str, StoredAccount] = {}
+        self.requests: list[RecordedRequest] = []
+        self.rejected_logins: set[str] = set()
+        self.latency = 0.0
+        self._faults: dict[str, deque[Fault]] = {method: deque() for method in ALL_METHODS}
+        self._lock = threading.RLock()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    def start(self) -> UseapiEmulator:
+        server = ThreadingHTTPServer(self._address, _make_handler(self))
+        server.daemon_threads = True
+        self._server = server
+        self._thread = threading.Thread(target=server.serve_forever, name="useapi-emulator")
+        self._thread.daemon = True
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def __enter__(self) -> UseapiEmulator:
+        return self.start()
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None, "emulator not started"
+        return int(self._server.server_address[1])
+
+    @property
+    def root_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        """What `useapi:baseUrl` should be set to: the API root, version included."""
+        return f"{self.root_url}/v2"
+
+    # -- what tests look at ------------------------------------------------------------------
+
+    def calls(self, method: str | None = None) -> list[RecordedRequest]:
+        with self._lock:
+            return [r for r in self.requests if method is None or r.method == method]
+
+    def reset_calls(self) -> None:
+        with self._lock:
+            self.requests.clear()
+
+    # -- fault injection ---------------------------------------------------------------------
+
+    def inject(self, method: str, fault: Fault, times: int = 1) -> None:
+        """Queue `fault` for the next `times` requests of `method` ("*" for every method)."""
+        with self._lock:
+            for m in ALL_METHODS if method == "*" else (method.upper(),):
+                self._faults[m].extend(Fault(**fault.__dict__) for _ in range(times))
+
+    def fail_next(
+        self, method: str, status: int, times: int = 1, retry_after: str | None = None
+    ) -> None:
+        self.inject(method, Fault(status=status, retry_after=retry_after), times)
+
+    def delay_next(self, method: str, seconds: float, times: int = 1) -> None:
+        self.inject(method, Fault(delay=seconds), times)
+
+    def drop_next(self, method: str, times: int = 1) -> None:
+        self.inject(method, Fault(drop=True), times)
+
+    def clear_faults(self) -> None:
+        with self._lock:
+            for queue in self._faults.values():
+                queue.clear()
+
+    def _next_fault(self, method: str) -> Fault | None:
+        with self._lock:
+            queue = self._faults.get(method)
+            return queue.popleft() if queue else None
+
+    # -- out-of-band changes (someone used the dashboard) --------------------------------------
+
+    def oob_delete(self, email: str) -> None:
+        with self._lock:
+            self.accounts.pop(email, None)
+
+    def oob_set_max_jobs(self, email: str, max_jobs: int) -> None:
+        with self._lock:
+            self.accounts[email].max_jobs = max_jobs
+
+    def oob_expire_session(self, email: str, at: int | None = None) -> None:
+        with self._lock:
+            self.accounts[email].expire_time = int(time.time()) - 3600 if at is None else at
+
+    def reject_login(self, email: str) -> None:
+        """Make PixVerse refuse this account's login, as for a wrong password."""
+        with self._lock:
+            self.rejected_logins.add(email)
+
+    # -- the API ------------------------------------------------------------------------------
+
+    def handle(self, method: str, path: str, authorized: bool, body: Any) -> tuple[int, Any]:
+        """The API's answer as (status, JSON body or None)."""
+        email = None
+        if path.startswith(API_PREFIX + "/"):
+            email = unquote(path[len(API_PREFIX) + 1 :])
+        with self._lock:
+            self.requests.append(
+                RecordedRequest(
+                    method, path, email, authorized, body if isinstance(body, dict) else None
+                )
+            )
+        if not authorized:
+            return 401, {"error": "Unauthorized", "code": 401}
+        if path.rstrip("/") == API_PREFIX:
+            if method != "GET":
+                return 405, {"error": f"Method {method} not allowed", "code": 405}
+            return self._list()
+        if email is None or email == "" or "/" in email:
+            return 404, {"error": f"Not found: {path}", "code": 404}
+        if method == "GET":
+            return self._get(email)
+        if method == "DELETE":
+            return self._delete(email)
+        if method == "POST":
+            return self._post(email, body)
+        return 405, {"error": f"Method {method} not allowed", "code": 405}
+
+    def _list(self) -> tuple[int, Any]:
+        with self._lock:
+            if not self.accounts:
+                return 404, {"error": "No PixVerse accounts configured", "code": 404}
+            return 200, {e: a.to_json() for e, a in sorted(self.accounts.items())}
+
+    def _get(self, email: str) -> tuple[int, Any]:
+        with self._lock:
+            account = self.accounts.get(email)
+            if account is None:
+                return 404, {"error": f"PixVerse account {email} not found", "code": 404}
+            return 200, account.to_json()
+
+    def _delete(self, email: str) -> tuple[int, Any]:
+        with self._lock:
+            if self.accounts.pop(email, None) is None:
+                return 404, {"error": f"PixVerse account {email} not found", "code": 404}
+            return 204, None
+
+    def _post(self, email: str, body: Any) -> tuple[int, Any]:
+        def bad(message: str) -> tuple[int, Any]:
+            return 400, {"error": message, "code": 400}
+
+        if not isinstance(body, dict):
+            return bad("Request body must be a JSON object")
+        if body.get("email") != email:
+            return bad("Parameter email is required and must match the email in the path")
+        password = body.get("password")
+        if not isinstance(password, str) or password == "":
+            return bad("Parameter password is required")
+        max_jobs = body.get("maxJobs")
+        if isinstance(max_jobs, bool) or not isinstance(max_jobs, int) or not 1 <= max_jobs <= 8:
+            return bad("Parameter maxJobs must be an integer from 1 to 8")
+        token = body.get("token")
+        if token is not None and not isinstance(token, str):
+            return bad("Parameter token must be a string")
+        with self._lock:
+            if email in self.rejected_logins:
+                return bad(f"PixVerse login failed for {email}: wrong email or password")
+            existing = self.accounts.get(email)
+            digest = hashlib.sha256(email.encode()).digest()
+            account = StoredAccount(
+                email=email,
+                password=password,
+                max_jobs=max_jobs,
+                token=token,
+                account_id=int.from_bytes(digest[:4], "big") % 100_000_000,
+                expire_time=(
+                    existing.expire_time if existing else int(time.time()) + SESSION_SECONDS
+                ),
+                username=email.split("@", 1)[0].replace(".", "_")[:32] or "pixuser",
+            )
+            self.accounts[email] = account
+            return 201, account.to_json()
+
+    def stored(self) -> Iterator[StoredAccount]:
+        with self._lock:
+            yield from list(self.accounts.values())
+
+
+def _make_handler(emulator: UseapiEmulator) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive, so the client's connection pool is real
+        server_version = "useapi-emulator/1"
+
+        def log_message(self, format: str, *args: Any) -> None:
+            """Quiet: request lines carry emails only, but tests want clean output."""
+
+        def _dispatch(self) -> None:
+            method = self.command
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(min(length, MAX_BODY_BYTES)) if length else b""
+            fault = emulator._next_fault(method)
+            delay = emulator.latency + (fault.delay if fault else 0.0)
+            if delay:
+                time.sleep(delay)
+            if fault and fault.drop:
+                # Hang up without an answer, as a proxy or a crashed server would.
+                self.close_connection = True
+                self.connection.shutdown(socket.SHUT_RDWR)
+                return
+            if fault and fault.status is not None:
+                body = (
+                    fault.body
+                    if fault.body is not None
+                    else json.dumps(
+                        {"error": f"Injected {fault.status}", "code": fault.status}
+                    ).encode()
+                )
+                headers = {"Retry-After": fault.retry_after} if fault.retry_after else {}
+                self._send(fault.status, body, fault.content_type, headers)
+                return
+            try:
+                parsed: Any = json.loads(raw) if raw else None
+            except ValueError:
+                parsed = "<not json>"
+            authorized = self.headers.get("Authorization") == f"Bearer {emulator.token}"
+            path = self.path.split("?", 1)[0]
+            status, answer = emulator.handle(method, path, authorized, parsed)
+            payload = b"" if answer is None else json.dumps(answer).encode()
+            self._send(status, payload, "application/json", {})
+
+        def _send(
+            self, status: int, body: bytes, content_type: str, headers: dict[str, str]
+        ) -> None:
+            self.send_response(status)
+            if body:
+                self.send_header("Content-Type", content_type)
+            for key, value in headers.items():
+                self.send_header(key, value)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            if body:
+                self.wfile.write(body)
+
+        do_GET = _dispatch
+        do_POST = _dispatch
+        do_DELETE = _dispatch
+
+    return Handler
