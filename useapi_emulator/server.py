@@ -115,7 +115,9 @@ class UseapiEmulator:
         server = ThreadingHTTPServer(self._address, _make_handler(self))
         server.daemon_threads = True
         self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, name="useapi-emulator")
+        self._thread = threading.Thread(
+            target=server.serve_forever, args=(0.05,), name="useapi-emulator"
+        )
         self._thread.daemon = True
         self._thread.start()
         return self
