@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 import requests
@@ -21,7 +22,7 @@ def _auth(token: str = TOKEN_SENTINEL) -> dict[str, str]:
 def _post(
     emu: UseapiEmulator, email: str, body: Any, token: str = TOKEN_SENTINEL
 ) -> requests.Response:
-    url = f"{emu.base_url}/pixverse/accounts/{requests.utils.quote(email, safe='')}"
+    url = f"{emu.base_url}/pixverse/accounts/{quote(email, safe='')}"
     return requests.post(url, json=body, headers=_auth(token), timeout=TIMEOUT)
 
 
