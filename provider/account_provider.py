@@ -26,7 +26,7 @@ from pulumi.dynamic import (
 from pulumi.output import Unknown
 from pulumi.runtime import rpc
 
-from . import validation
+from . import account_cache, validation
 from .settings import BASE_URL, MAX_RETRIES, TIMEOUT, TOKEN, ProviderSettings, resolve_settings
 from .useapi_client import Account, UseapiClient
 
@@ -175,9 +175,12 @@ class PixVerseAccountProvider(ResourceProvider):
         email = str(props[EMAIL])
         password = str(_plain(props[PASSWORD]))
         token = _token_of(props)
-        account = self.client().put_account(
-            email, password, validation.as_max_jobs(props[MAX_JOBS]), token
-        )
+        try:
+            account = self.client().put_account(
+                email, password, validation.as_max_jobs(props[MAX_JOBS]), token
+            )
+        finally:
+            account_cache.invalidate_all()  # a write, even a failed one, outdates the list
         return self._outputs(account, password, token)
 
     @staticmethod
@@ -196,8 +199,11 @@ class PixVerseAccountProvider(ResourceProvider):
     # -- read (refresh) -----------------------------------------------------------------------
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        """Live maxJobs and jwt; password and token from state; gone (404) drops the resource."""
-        account = self.client().get_account(id_)
+        """Live maxJobs and jwt; password and token from state; gone (404) drops the resource.
+
+        Answered from one account list per host process (see `account_cache`).
+        """
+        account = self._lookup(id_)
         if account is None:
             return ReadResult(None, {})
         password = _plain(props.get(PASSWORD))
@@ -206,8 +212,18 @@ class PixVerseAccountProvider(ResourceProvider):
         inputs = {key: outs[key] for key in INPUTS if outs.get(key) is not None}
         return ReadResult(id_, outs, inputs)
 
+    def _lookup(self, email: str) -> Account | None:
+        client = self.client()
+        if not account_cache.enabled():
+            return client.get_account(email)
+        settings = self.settings()
+        return account_cache.shared_cache(settings.base_url, settings.token).lookup(email, client)
+
     # -- delete -------------------------------------------------------------------------------
 
     def delete(self, id_: str, _props: dict[str, Any]) -> None:
         """404 counts as already deleted."""
-        self.client().delete_account(id_)
+        try:
+            self.client().delete_account(id_)
+        finally:
+            account_cache.invalidate_all()
