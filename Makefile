@@ -5,7 +5,7 @@ VENV := venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: help venv test lint typecheck unit clean
+.PHONY: help venv test lint typecheck unit clean bench
 
 help:
 	@echo "make up        deploy the demo stack against the bundled useapi.net emulator"
@@ -33,6 +33,11 @@ unit: $(STAMP)
 	$(PY) -m pytest -q
 
 test: lint typecheck unit
+
+# Not part of `make test`: timings belong in bench/README.md, not in CI's pass/fail.
+# `make bench BENCH_ARGS=--quick` for a smoke run; `python -m bench --help` for the options.
+bench: $(STAMP)
+	$(PY) -m bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -37,9 +37,10 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from .useapi_client import Account, UseapiError
+if TYPE_CHECKING:
+    from .useapi_client import Account
 
 MAX_AGE_SECONDS = 60.0
 SWITCH_ENV = "PIXVERSE_ACCOUNT_LIST_CACHE"
@@ -97,6 +98,8 @@ class AccountCache:
         return None
 
     def _accounts_from(self, source: AccountSource) -> dict[str, Account] | None:
+        from .useapi_client import UseapiError  # loaded already: the source is its client
+
         with self._state_lock:
             cached = self._fresh()
             if cached is not None or self._list_failed_generation == self._generation:

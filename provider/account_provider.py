@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pulumi.dynamic import (
     CheckFailure,
@@ -28,7 +28,11 @@ from pulumi.runtime import rpc
 
 from . import account_cache, validation
 from .settings import BASE_URL, MAX_RETRIES, TIMEOUT, TOKEN, ProviderSettings, resolve_settings
-from .useapi_client import Account, UseapiClient
+
+if TYPE_CHECKING:
+    # Imported when the first HTTP call needs it: check and diff (a no-op `up`, a preview)
+    # never do, and loading requests is most of the provider's first-call cost in the host.
+    from .useapi_client import Account, UseapiClient
 
 EMAIL = "email"
 PASSWORD = "password"
@@ -106,6 +110,8 @@ class PixVerseAccountProvider(ResourceProvider):
         """One pooled client per host process: the host keeps this provider object cached."""
         with self._lock:
             if self._client is None:
+                from .useapi_client import UseapiClient
+
                 self._client = UseapiClient(self.settings())
             return self._client
 

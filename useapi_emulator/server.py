@@ -104,6 +104,8 @@ class UseapiEmulator:
         self.requests: list[RecordedRequest] = []
         self.rejected_logins: set[str] = set()
         self.latency = 0.0
+        # TCP connections accepted so far: how a test or the benchmark sees keep-alive reuse.
+        self.connections_opened = 0
         self._faults: dict[str, deque[Fault]] = {method: deque() for method in ALL_METHODS}
         self._lock = threading.RLock()
         self._server: ThreadingHTTPServer | None = None
@@ -304,6 +306,11 @@ def _make_handler(emulator: UseapiEmulator) -> type[BaseHTTPRequestHandler]:
         server_version = "useapi-emulator/1"
         # Headers and body go out in two writes; with Nagle on, delayed ACKs add ~40 ms a call.
         disable_nagle_algorithm = True
+
+        def setup(self) -> None:
+            super().setup()
+            with emulator._lock:
+                emulator.connections_opened += 1
 
         def log_message(self, format: str, *args: Any) -> None:
             """Quiet: request lines carry emails only, but tests want clean output."""

@@ -1,0 +1,1 @@
+"""Benchmark of fleet-sized operations through the SDK's provider host (`make bench`)."""

@@ -1,0 +1,76 @@
+"""What the benchmark ran on, and what the provider host process cost (read from /proc)."""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+import subprocess
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def pulumi_cli_version() -> str:
+    cli = shutil.which("pulumi")
+    if cli is None:
+        return "not installed (the benchmark plays the engine's side itself)"
+    try:
+        done = subprocess.run([cli, "version"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown"
+    return done.stdout.strip() or "unknown"
+
+
+def describe() -> dict[str, Any]:
+    return {
+        "nproc": os.cpu_count(),
+        "cpu_model": cpu_model(),
+        "os": f"{platform.system()} {platform.release()}",
+        "python": platform.python_version(),
+        "pulumi_sdk": metadata.version("pulumi"),
+        "pulumi_cli": pulumi_cli_version(),
+        "grpcio": metadata.version("grpcio"),
+        "requests": metadata.version("requests"),
+    }
+
+
+def _status_kib(pid: int, field: str) -> int | None:
+    """A `VmXXX:  1234 kB` line of /proc/<pid>/status, in KiB (None off Linux)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(f"{field}:"):
+                return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def peak_rss_kib(pid: int) -> int | None:
+    """The process's high-water mark of resident memory so far."""
+    return _status_kib(pid, "VmHWM")
+
+
+def rss_kib(pid: int) -> int | None:
+    return _status_kib(pid, "VmRSS")
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time the process has used so far."""
+    try:
+        # Fields after the command name (which may hold spaces) start at field 3.
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks = int(fields[11]) + int(fields[12])
+    except (OSError, ValueError, IndexError):
+        return None
+    return ticks / os.sysconf("SC_CLK_TCK")

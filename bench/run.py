@@ -1,0 +1,309 @@
+"""Run the benchmark: print a table, write `bench/results.json`, draw `bench/results.png`.
+
+Everything runs in one go against one emulator with per-request latency (useapi.net is a
+remote API: its round trip, not our CPU, is what a fleet-sized apply waits for):
+- create N accounts through the provider host vs. a sequential `requests` loop of the same
+  N POSTs, for each N of the sweep (the plot), and
+- for the main N: a no-op `up` (Check + Diff of each), a refresh with the account list
+  (after) and with one GET per account (before), the pickled `__provider`'s size and the
+  host process's peak memory.
+Each operation gets a fresh host process, as each `pulumi` command starts its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from localengine import ProviderHost
+from provider.account_cache import SWITCH_ENV
+from useapi_emulator import UseapiEmulator
+
+from . import machine, workload
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+HERE = Path(__file__).resolve().parent
+HOST_WORKERS = 4  # the SDK host's ThreadPoolExecutor(max_workers=4)
+CREATE_TARGET = 0.30
+REFRESH_TARGET_CALLS = 2
+PICKLE_TARGET_BYTES = 1024
+BENCH_TOKEN = "bench-useapi-token"  # the emulator's; never a real one
+
+
+def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--n", type=int, default=50, help="accounts in the main run (50)")
+    parser.add_argument(
+        "--sweep",
+        type=lambda text: [int(part) for part in text.split(",") if part],
+        default=[10, 50, 200],
+        help="comma-separated N for the create plot (10,50,200)",
+    )
+    parser.add_argument(
+        "--latency", type=float, default=0.1, help="seconds the emulator adds to each request"
+    )
+    parser.add_argument(
+        "--parallel", type=int, default=16, help="calls the engine keeps in flight (16)"
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="a smoke run (N=20, sweep 10,20); writes nothing unless --out is given",
+    )
+    parser.add_argument("--out", type=Path, help="results file (bench/results.json)")
+    parser.add_argument("--plot", type=Path, help="plot file (bench/results.png)")
+    parser.add_argument("--no-plot", action="store_true", help="do not draw the plot")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.n, args.sweep = 20, [10, 20]
+        args.no_plot = args.no_plot or args.plot is None
+    elif args.out is None:
+        args.out = HERE / "results.json"
+    if args.plot is None:
+        args.plot = HERE / "results.png"
+    return args
+
+
+def _host_env(cache: bool) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("USEAPI_")}
+    env.pop(SWITCH_ENV, None)
+    if not cache:
+        env[SWITCH_ENV] = "off"
+    return env
+
+
+class Hosts:
+    """Starts configured provider hosts and records what each cost to start and at its peak."""
+
+    def __init__(self, emulator: UseapiEmulator) -> None:
+        self.emulator = emulator
+        self.startup_seconds: list[float] = []
+
+    @contextmanager
+    def start(self, cache: bool = True) -> Iterator[ProviderHost]:
+        started = time.perf_counter()
+        host = ProviderHost(PROJECT_ROOT, env=_host_env(cache))
+        try:
+            host.start()
+            # The stack config as the engine sends it; timeout and retries at their defaults.
+            host.configure(
+                {"useapi:token": self.emulator.token, "useapi:baseUrl": self.emulator.base_url}
+            )
+            self.startup_seconds.append(time.perf_counter() - started)
+            yield host
+        finally:
+            host.stop()
+
+
+def _usage(host: ProviderHost) -> dict[str, Any]:
+    assert host.pid is not None
+    peak = machine.peak_rss_kib(host.pid)
+    cpu = machine.cpu_seconds(host.pid)
+    return {
+        "peak_rss_mib": round(peak / 1024, 1) if peak is not None else None,
+        "cpu_seconds": round(cpu, 3) if cpu is not None else None,
+    }
+
+
+def _create_point(
+    hosts: Hosts, emulator: UseapiEmulator, n: int, parallel: int
+) -> tuple[dict[str, Any], list[workload.Deployed]]:
+    """Baseline then ours for N accounts, each on an emulator holding none."""
+    emulator.accounts.clear()
+    baseline = workload.baseline_create(emulator, workload.emails(n, "base"))
+    emulator.accounts.clear()
+    with hosts.start() as host:
+        ours, deployed = workload.host_create(host, emulator, workload.emails(n), parallel)
+        usage = _usage(host)
+    point = {
+        "n": n,
+        "baseline": baseline.to_json(),
+        "ours": {**ours.to_json(), "host": usage},
+        "ratio": round(ours.seconds / baseline.seconds, 3),
+    }
+    return point, deployed
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    results: dict[str, Any] = {
+        "machine": machine.describe(),
+        "settings": {
+            "n": args.n,
+            "sweep": sorted(set(args.sweep) | {args.n}),
+            "latency_s": args.latency,
+            "engine_parallel": args.parallel,
+            "host_workers": HOST_WORKERS,
+        },
+    }
+    with UseapiEmulator(token=BENCH_TOKEN) as emulator:
+        emulator.latency = args.latency
+        hosts = Hosts(emulator)
+        results["emulator_8_concurrent_gets_s"] = round(workload.emulator_parallelism(emulator), 3)
+        sweep: list[dict[str, Any]] = []
+        fleet: list[workload.Deployed] = []
+        for n in results["settings"]["sweep"]:
+            point, deployed = _create_point(hosts, emulator, n, args.parallel)
+            sweep.append(point)
+            if n == args.n:
+                results["create"] = point
+                fleet = deployed
+        results["sweep"] = sweep
+
+        # The main N's fleet is what the emulator holds now only if it was the last point.
+        emulator.accounts.clear()
+        with hosts.start() as host:
+            workload.host_create(host, emulator, [item.email for item in fleet], args.parallel)
+        with hosts.start() as host:
+            noop = workload.host_noop(host, emulator, fleet, args.parallel)
+            results["noop"] = {**noop.to_json(), "host": _usage(host)}
+        refresh: dict[str, Any] = {}
+        for label, cache in (("before", False), ("after", True)):
+            with hosts.start(cache=cache) as host:
+                measured = workload.host_refresh(host, emulator, fleet, args.parallel)
+                refresh[label] = {**measured.to_json(), "host": _usage(host)}
+        results["refresh"] = refresh
+
+    provider = fleet[0].outputs["__provider"]
+    results["provider_pickle"] = {
+        "base64_chars": len(provider),
+        "bytes": len(provider.encode()),
+        "target_bytes": PICKLE_TARGET_BYTES,
+    }
+    results["host"] = {
+        "startup_median_s": round(statistics.median(hosts.startup_seconds), 3),
+        "peak_rss_mib_max": max(
+            point["ours"]["host"]["peak_rss_mib"] or 0 for point in results["sweep"]
+        ),
+    }
+    return results
+
+
+def _row(cells: Sequence[object], widths: Sequence[int]) -> str:
+    return "  ".join(
+        str(cell).ljust(width) if i == 0 else str(cell).rjust(width)
+        for i, (cell, width) in enumerate(zip(cells, widths, strict=True))
+    )
+
+
+def table(results: dict[str, Any]) -> str:
+    """The human-readable summary (the README records one)."""
+    n = results["settings"]["n"]
+    create, noop, refresh = results["create"], results["noop"], results["refresh"]
+    widths = (34, 5, 9, 6, 6, 40)
+    pickle = results["provider_pickle"]
+    lines = [
+        _row(("operation", "N", "time s", "HTTP", "conns", "notes"), widths),
+        _row(
+            (
+                "create: sequential requests loop",
+                n,
+                create["baseline"]["seconds"],
+                create["baseline"]["http_calls"],
+                create["baseline"]["connections_opened"],
+                "what a user would write",
+            ),
+            widths,
+        ),
+        _row(
+            (
+                "create: through the provider host",
+                n,
+                create["ours"]["seconds"],
+                create["ours"]["http_calls"],
+                create["ours"]["connections_opened"],
+                f"{create['ratio']:.3f} x baseline (target <= {CREATE_TARGET})",
+            ),
+            widths,
+        ),
+        _row(
+            (
+                "no-op up: check + diff",
+                n,
+                noop["seconds"],
+                noop["http_calls"],
+                noop["connections_opened"],
+                f"{noop['per_resource_ms']} ms/resource; first pair "
+                f"{noop['first_check_plus_diff_ms']} ms",
+            ),
+            widths,
+        ),
+        _row(
+            (
+                "refresh before: GET per account",
+                n,
+                refresh["before"]["seconds"],
+                refresh["before"]["http_calls"],
+                refresh["before"]["connections_opened"],
+                f"{SWITCH_ENV}=off",
+            ),
+            widths,
+        ),
+        _row(
+            (
+                "refresh after: one account list",
+                n,
+                refresh["after"]["seconds"],
+                refresh["after"]["http_calls"],
+                refresh["after"]["connections_opened"],
+                f"target <= {REFRESH_TARGET_CALLS} calls",
+            ),
+            widths,
+        ),
+        "",
+        f"pickled __provider: {pickle['bytes']} bytes in state (target <= {PICKLE_TARGET_BYTES})",
+        f"host peak RSS (VmHWM): {results['host']['peak_rss_mib_max']} MiB at most; "
+        f"host start + configure: {results['host']['startup_median_s']} s (median)",
+        f"emulator latency {results['settings']['latency_s']} s per request; 8 concurrent GETs "
+        f"took {results['emulator_8_concurrent_gets_s']} s (served in parallel)",
+        "",
+        _row(("create sweep", "N", "base s", "ours s", "ratio", "host peak RSS MiB"), widths),
+    ]
+    for point in results["sweep"]:
+        lines.append(
+            _row(
+                (
+                    "",
+                    point["n"],
+                    point["baseline"]["seconds"],
+                    point["ours"]["seconds"],
+                    point["ratio"],
+                    point["ours"]["host"]["peak_rss_mib"],
+                ),
+                widths,
+            )
+        )
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parse(argv)
+    results = run(args)
+    print(table(results))
+    if args.out is not None:
+        args.out.write_text(json.dumps(results, indent=2) + "\n")
+        print(f"\nwrote {args.out}")
+    if not args.no_plot:
+        from .plot import draw  # matplotlib is a dev dependency, loaded only when drawing
+
+        draw(results, args.plot)
+        print(f"wrote {args.plot}")
+    failed = [
+        what
+        for what, ok in (
+            ("create ratio", results["create"]["ratio"] <= CREATE_TARGET),
+            ("no-op HTTP calls", results["noop"]["http_calls"] == 0),
+            ("refresh HTTP calls", results["refresh"]["after"]["http_calls"] <= 2),
+            ("__provider size", results["provider_pickle"]["bytes"] <= PICKLE_TARGET_BYTES),
+        )
+        if not ok
+    ]
+    if failed:
+        print(f"\nmissed targets: {', '.join(failed)}")
+    return 1 if failed else 0
