@@ -156,3 +156,17 @@ def test_out_of_band_changes_are_seen_by_the_next_refresh(
     assert _counts(emulator) == (1, 1)
     read = host.read(changed.email, changed.email, changed.outputs, changed.inputs)
     assert read.inputs is not None and read.inputs["maxJobs"] == 8
+
+
+def test_one_pooled_session_serves_the_whole_operation(
+    emulator: UseapiEmulator, start_host: HostFactory
+) -> None:
+    """The host configures the provider once per `__provider` pickle, and the provider keeps
+    one pooled session: however many calls, no more connections than the host has workers."""
+    host = start_host(stack_config(emulator))
+    opened = emulator.connections_opened
+    fleet = _in_parallel(lambda email: _deploy(host, email), EMAILS)
+    _refresh(host, fleet)
+    _in_parallel(lambda item: host.delete(item.email, item.email, item.outputs), fleet)
+    assert len(emulator.calls()) == 2 * N + 1
+    assert emulator.connections_opened - opened <= 4
