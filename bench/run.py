@@ -23,11 +23,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from pulumi.dynamic.dynamic import serialize_provider
+
 from localengine import ProviderHost
 from provider.account_cache import SWITCH_ENV
 from useapi_emulator import UseapiEmulator
 
 from . import machine, workload
+from .sleep_provider import SLEEP_ENV, SleepProvider
 from .workload import Measured
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -92,9 +95,11 @@ class Hosts:
         self.startup_seconds: list[float] = []
 
     @contextmanager
-    def start(self, cache: bool = True) -> Iterator[ProviderHost]:
+    def start(
+        self, cache: bool = True, extra_env: dict[str, str] | None = None
+    ) -> Iterator[ProviderHost]:
         started = time.perf_counter()
-        host = ProviderHost(PROJECT_ROOT, env=_host_env(cache))
+        host = ProviderHost(PROJECT_ROOT, env={**_host_env(cache), **(extra_env or {})})
         try:
             host.start()
             # The stack config as the engine sends it; timeout and retries at their defaults.
@@ -149,6 +154,22 @@ def _create_point(
     return point, deployed
 
 
+def _host_floor(
+    hosts: Hosts, emulator: UseapiEmulator, n: int, parallel: int, repeat: int
+) -> Measured:
+    """The same create through the same host with a provider that only sleeps the latency:
+    what the SDK host, gRPC and this machine cost before our provider does anything."""
+    provider = serialize_provider(SleepProvider())
+    env = {SLEEP_ENV: str(emulator.latency)}
+    runs: list[Measured] = []
+    for _ in range(repeat):
+        with hosts.start(extra_env=env) as host:
+            runs.append(
+                workload.host_create(host, emulator, workload.emails(n), parallel, provider)[0]
+            )
+    return _median(runs)
+
+
 def _median(runs: list[Measured]) -> Measured:
     """The run with the median time (the lower middle one for an even count)."""
     return sorted(runs, key=lambda run: run.seconds)[(len(runs) - 1) // 2]
@@ -182,6 +203,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             point, deployed = _create_point(hosts, emulator, n, args.parallel, repeat)
             sweep.append(point)
             if n == args.n:
+                floor = _host_floor(hosts, emulator, n, args.parallel, repeat)
+                point["sleep_provider"] = {
+                    "seconds": round(floor.seconds, 4),
+                    "ratio": round(floor.seconds / point["baseline"]["seconds"], 3),
+                }
                 results["create"] = point
                 fleet = deployed
         results["sweep"] = sweep
@@ -251,6 +277,17 @@ def table(results: dict[str, Any]) -> str:
                 create["ours"]["connections_opened"],
                 f"{create['ratio']:.3f} x baseline (target <= {CREATE_TARGET}, "
                 f"floor {create['floor_ratio']:.3f})",
+            ),
+            widths,
+        ),
+        _row(
+            (
+                "create: host, provider that sleeps",
+                n,
+                create["sleep_provider"]["seconds"],
+                0,
+                0,
+                f"{create['sleep_provider']['ratio']:.3f} x baseline: the SDK host's own floor",
             ),
             widths,
         ),

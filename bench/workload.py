@@ -84,13 +84,13 @@ def emails(n: int, tag: str = "fleet") -> list[str]:
     return [f"{tag}{i:04d}@example.com" for i in range(n)]
 
 
-def news(email: str) -> dict[str, Any]:
+def news(email: str, provider: str = SERIALIZED_PROVIDER) -> dict[str, Any]:
     """What the engine sends as a declared account's inputs."""
     return {
         "email": email,
         "password": PASSWORD,
         "maxJobs": MAX_JOBS,
-        "__provider": SERIALIZED_PROVIDER,
+        "__provider": provider,
     }
 
 
@@ -130,12 +130,16 @@ def baseline_create(emulator: UseapiEmulator, addresses: Sequence[str]) -> Measu
 
 
 def host_create(
-    host: ProviderHost, emulator: UseapiEmulator, addresses: Sequence[str], parallel: int
+    host: ProviderHost,
+    emulator: UseapiEmulator,
+    addresses: Sequence[str],
+    parallel: int,
+    provider: str = SERIALIZED_PROVIDER,
 ) -> tuple[Measured, list[Deployed]]:
     """`pulumi up` of new accounts: Check, then Create, for each."""
 
     def create(email: str) -> Deployed:
-        checked = host.check(email, {}, news(email))
+        checked = host.check(email, {}, news(email, provider))
         if checked.failures:
             raise RuntimeError(f"check failed for {email}: {checked.failures}")
         id_, outs = host.create(email, checked.inputs)
