@@ -1,7 +1,8 @@
-"""The plot of the create sweep: time vs N, ours and the baseline, with the two bounds."""
+"""The plot of the create sweep: time vs N for ours and the baseline, with the floor."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,7 @@ import matplotlib
 matplotlib.use("Agg")  # files only: the benchmark runs headless
 
 import matplotlib.pyplot as plt  # after use(): the backend is chosen first
+from matplotlib.ticker import FixedLocator, NullLocator, ScalarFormatter
 
 
 def draw(results: dict[str, Any], path: Path) -> None:
@@ -17,6 +19,7 @@ def draw(results: dict[str, Any], path: Path) -> None:
     latency = results["settings"]["latency_s"]
     workers = results["settings"]["host_workers"]
     ns = [point["n"] for point in sweep]
+    ours = [point["ours"]["seconds"] for point in sweep]
     fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
     ax.plot(
         ns,
@@ -25,41 +28,49 @@ def draw(results: dict[str, Any], path: Path) -> None:
         color="tab:red",
         label="sequential requests loop (baseline)",
     )
+    ax.plot(ns, ours, "o-", color="tab:blue", label="PixVerseAccount through the provider host")
     ax.plot(
         ns,
-        [point["ours"]["seconds"] for point in sweep],
-        "o-",
-        color="tab:blue",
-        label="PixVerseAccount through the provider host",
-    )
-    ax.plot(
-        ns,
-        [n * latency / workers for n in ns],
+        [math.ceil(n / workers) * latency for n in ns],
         ":",
         color="gray",
-        label=f"floor: N x latency / {workers} host workers",
+        label=f"floor: ceil(N / {workers} host workers) x latency",
     )
-    for point in sweep:
+    create = results["create"]
+    if "sleep_provider" in create:
+        ax.plot(
+            [create["n"]],
+            [create["sleep_provider"]["seconds"]],
+            "x",
+            color="black",
+            label="same host, provider that only sleeps (SDK's own floor)",
+        )
+    for n, seconds, point in zip(ns, ours, sweep, strict=True):
         ax.annotate(
             f"{point['ratio']:.2f}x",
-            (point["n"], point["ours"]["seconds"]),
+            (n, seconds),
             textcoords="offset points",
-            xytext=(0, 8),
-            ha="center",
+            xytext=(10, -12),
             fontsize=8,
             color="tab:blue",
         )
     machine = results["machine"]
     ax.set_title(
-        f"Creating N accounts, {latency * 1000:g} ms per request "
-        f"({machine['nproc']} CPUs, Python {machine['python']})",
-        fontsize=10,
+        f"Creating N accounts at {latency * 1000:g} ms per request "
+        f"({machine['nproc']} CPUs, Python {machine['python']}, pulumi {machine['pulumi_sdk']})",
+        fontsize=9,
     )
-    ax.set_xlabel("accounts created (N)")
-    ax.set_ylabel("wall time (s)")
-    ax.set_xticks(ns)
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.xaxis.set_major_locator(FixedLocator(ns))
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.xaxis.set_major_formatter(ScalarFormatter())
+    ax.yaxis.set_major_formatter(ScalarFormatter())
+    ax.set_xlim(ns[0] * 0.8, ns[-1] * 1.4)  # room for the ratio labels
+    ax.set_xlabel("accounts created (N, log scale)")
+    ax.set_ylabel("wall time, s (log scale)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8, loc="upper left")
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)

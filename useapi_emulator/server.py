@@ -92,6 +92,15 @@ class StoredAccount:
         }
 
 
+class _Server(ThreadingHTTPServer):
+    """One thread per connection, so per-request latency overlaps as on the real service."""
+
+    daemon_threads = True
+    # The listen backlog. The default (5) drops the SYNs of a burst of new connections (an
+    # engine's worth of parallel calls), and each dropped SYN costs a 1 s retransmit.
+    request_queue_size = 128
+
+
 class UseapiEmulator:
     """The emulated service: start() on a free port, stop() always (a fixture does both)."""
 
@@ -114,8 +123,7 @@ class UseapiEmulator:
     # -- lifecycle ----------------------------------------------------------------------------
 
     def start(self) -> UseapiEmulator:
-        server = ThreadingHTTPServer(self._address, _make_handler(self))
-        server.daemon_threads = True
+        server = _Server(self._address, _make_handler(self))
         self._server = server
         self._thread = threading.Thread(
             target=server.serve_forever, args=(0.05,), name="useapi-emulator"
