@@ -16,7 +16,7 @@ import pytest
 from provider import account_cache
 from provider.account_cache import AccountCache
 from provider.settings import ProviderSettings
-from provider.useapi_client import UseapiClient
+from provider.useapi_client import Account, UseapiClient
 from useapi_emulator import UseapiEmulator
 
 EMAILS = [f"user{i}@example.com" for i in range(8)]
@@ -97,17 +97,36 @@ def test_a_failing_list_falls_back_to_single_reads_until_the_next_write(
     assert _lists(emulator) == 1  # the list is tried again after a write
 
 
+class _HeldList:
+    """The real client, but its list answer is held back until the test lets it go, so a
+    write can land between the list leaving the server and the cache storing it."""
+
+    def __init__(self, client: UseapiClient) -> None:
+        self.client = client
+        self.fetched = threading.Event()
+        self.release = threading.Event()
+
+    def list_accounts(self) -> dict[str, Account]:
+        accounts = self.client.list_accounts()
+        self.fetched.set()
+        assert self.release.wait(5)
+        return accounts
+
+    def get_account(self, email: str) -> Account | None:
+        return self.client.get_account(email)
+
+
 def test_a_list_fetched_across_a_write_is_not_kept(
     emulator: UseapiEmulator, client: UseapiClient
 ) -> None:
     cache = AccountCache()
-    emulator.delay_next("GET", 0.3)
-    reader = threading.Thread(target=cache.lookup, args=(EMAILS[0], client))
+    held = _HeldList(client)
+    reader = threading.Thread(target=cache.lookup, args=(EMAILS[0], held))
     reader.start()
-    while _lists(emulator) == 0 and reader.is_alive():
-        threading.Event().wait(0.01)  # the list call has reached the server
-    emulator.oob_set_max_jobs(EMAILS[1], 8)  # the write lands after the list was taken
-    cache.invalidate()
+    assert held.fetched.wait(5)  # the list has left the server, maxJobs 3 in it
+    emulator.oob_set_max_jobs(EMAILS[1], 8)  # a write lands...
+    cache.invalidate()  # ...and invalidates, while that list is still on its way
+    held.release.set()
     reader.join(timeout=5)
     assert cache.lookup(EMAILS[1], client).max_jobs == 8  # type: ignore[union-attr]
     assert _lists(emulator) == 2

@@ -125,6 +125,15 @@ def test_a_write_between_reads_makes_the_next_read_fetch_anew(
     assert _counts(emulator) == (2, 0)
 
 
+def test_a_delete_invalidates_too(
+    provider_host: ProviderHost, emulator: UseapiEmulator, fleet: list[Deployed]
+) -> None:
+    gone = fleet[0]
+    _refresh(provider_host, fleet)
+    provider_host.delete(gone.email, gone.email, gone.outputs)
+    assert _refresh(provider_host, [gone])[gone.email] == {}
+
+
 def test_a_failed_write_invalidates_too(
     provider_host: ProviderHost, emulator: UseapiEmulator, fleet: list[Deployed]
 ) -> None:
