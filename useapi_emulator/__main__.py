@@ -20,9 +20,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--token", default="demo-useapi-token", help="the bearer token to accept")
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every answer")
+    parser.add_argument(
+        "--state",
+        default=None,
+        help="JSON file that keeps the accounts across restarts (secrets only as fingerprints)",
+    )
     args = parser.parse_args(argv)
 
-    emulator = UseapiEmulator(token=args.token, port=args.port)
+    emulator = UseapiEmulator(token=args.token, port=args.port, state_path=args.state)
     emulator.latency = args.latency
     stopped = threading.Event()
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import socket
 import threading
 import time
@@ -22,6 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
@@ -96,11 +98,20 @@ class UseapiEmulator:
     """The emulated service: start() on a free port, stop() always (a fixture does both)."""
 
     def __init__(
-        self, token: str = "test-useapi-token", host: str = "127.0.0.1", port: int = 0
+        self,
+        token: str = "test-useapi-token",
+        host: str = "127.0.0.1",
+        port: int = 0,
+        state_path: str | Path | None = None,
     ) -> None:
         self.token = token
         self._address = (host, port)
         self.accounts: dict[str, StoredAccount] = {}
+        # Optional persistence, so the demo's accounts survive an emulator restart between
+        # two `make up` runs exactly as they survive on useapi.net.
+        self.state_path = Path(state_path) if state_path is not None else None
+        if self.state_path is not None:
+            self.accounts = _load_accounts(self.state_path)
         self.requests: list[RecordedRequest] = []
         self.rejected_logins: set[str] = set()
         self.latency = 0.0
@@ -193,14 +204,22 @@ class UseapiEmulator:
     def oob_delete(self, email: str) -> None:
         with self._lock:
             self.accounts.pop(email, None)
+            self._persist()
 
     def oob_set_max_jobs(self, email: str, max_jobs: int) -> None:
         with self._lock:
             self.accounts[email].max_jobs = max_jobs
+            self._persist()
 
     def oob_expire_session(self, email: str, at: int | None = None) -> None:
         with self._lock:
             self.accounts[email].expire_time = int(time.time()) - 3600 if at is None else at
+            self._persist()
+
+    def _persist(self) -> None:
+        """Write the accounts to `state_path` (atomically); called with the lock held."""
+        if self.state_path is not None:
+            _save_accounts(self.state_path, self.accounts)
 
     def reject_login(self, email: str) -> None:
         """Make PixVerse refuse this account's login, as for a wrong password."""
@@ -253,6 +272,7 @@ class UseapiEmulator:
         with self._lock:
             if self.accounts.pop(email, None) is None:
                 return 404, {"error": f"PixVerse account {email} not found", "code": 404}
+            self._persist()
             return 204, None
 
     def _post(self, email: str, body: Any) -> tuple[int, Any]:
@@ -289,11 +309,58 @@ class UseapiEmulator:
                 username=email.split("@", 1)[0].replace(".", "_")[:32] or "pixuser",
             )
             self.accounts[email] = account
+            self._persist()
             return 201, account.to_json()
 
     def stored(self) -> Iterator[StoredAccount]:
         with self._lock:
             yield from list(self.accounts.values())
+
+
+# The state file keeps what a real service would, minus the secrets: the emulator never
+# returns a password or session token, so a fingerprint stands in for each.
+_STATE_VERSION = 1
+
+
+def _fingerprint(value: str | None) -> str | None:
+    return None if value is None else "sha256:" + hashlib.sha256(value.encode()).hexdigest()
+
+
+def _save_accounts(path: Path, accounts: dict[str, StoredAccount]) -> None:
+    records = [
+        {
+            "email": a.email,
+            "password": _fingerprint(a.password),
+            "maxJobs": a.max_jobs,
+            "token": _fingerprint(a.token),
+            "accountId": a.account_id,
+            "expireTime": a.expire_time,
+            "username": a.username,
+        }
+        for a in sorted(accounts.values(), key=lambda a: a.email)
+    ]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps({"version": _STATE_VERSION, "accounts": records}, indent=2))
+    os.replace(tmp, path)
+
+
+def _load_accounts(path: Path) -> dict[str, StoredAccount]:
+    if not path.exists():
+        return {}
+    data = json.loads(path.read_text())
+    accounts: dict[str, StoredAccount] = {}
+    for record in data.get("accounts", []):
+        accounts[record["email"]] = StoredAccount(
+            email=record["email"],
+            password=record["password"] or "",
+            max_jobs=int(record["maxJobs"]),
+            token=record["token"],
+            account_id=int(record["accountId"]),
+            expire_time=int(record["expireTime"]),
+            username=record["username"],
+        )
+    return accounts
 
 
 def _make_handler(emulator: UseapiEmulator) -> type[BaseHTTPRequestHandler]:
