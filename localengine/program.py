@@ -117,17 +117,37 @@ class _Monitor(mocks.MockMonitor):
         self._lock = threading.Lock()
         self._additional: dict[tuple[str, str], set[str]] = {}
         self.stack_outputs: dict[str, Any] = {}
+        self._loops: list[asyncio.AbstractEventLoop] = []
+
+    def _thread_loop(self) -> None:
+        """The mock monitor runs in executor threads and makes each one an event loop; make
+        them here, so they can be closed at the end instead of complaining when collected."""
+        try:
+            asyncio.get_event_loop()
+        except RuntimeError:
+            loop = asyncio.new_event_loop()
+            asyncio.set_event_loop(loop)
+            with self._lock:
+                self._loops.append(loop)
+
+    def close_loops(self) -> None:
+        with self._lock:
+            loops, self._loops = self._loops, []
+        for loop in loops:
+            loop.close()
 
     def additional_secrets(self, type_: str, name: str) -> set[str]:
         with self._lock:
             return set(self._additional.get((type_, name), set()))
 
     def RegisterResource(self, request: Any) -> Any:  # the gRPC method's name
+        self._thread_loop()
         with self._lock:
             self._additional[(request.type, request.name)] = set(request.additionalSecretOutputs)
         return super().RegisterResource(request)  # type: ignore[no-untyped-call]
 
     def RegisterResourceOutputs(self, request: Any) -> Any:  # the gRPC method's name
+        self._thread_loop()
         if f"::{STACK_TYPE}::" in request.urn:
             outputs = rpc.deserialize_properties(request.outputs, keep_unknowns=True)
             self.stack_outputs = _plain_number(mask_secrets(outputs))
@@ -199,5 +219,6 @@ def run_program(
         raise ProgramError(f"{type(exc).__name__}: {exc}") from exc
     finally:
         loop.close()
+        monitor.close_loops()
     result.outputs = monitor.stack_outputs
     return result
