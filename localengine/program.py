@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from pulumi.errors import RunError
+from pulumi.output import Unknown
 from pulumi.runtime import config as runtime_config
 from pulumi.runtime import mocks, rpc, settings
 from pulumi.runtime.proto import engine_pb2
@@ -29,6 +30,7 @@ from pulumi.runtime.stack import run_in_stack
 
 STACK_TYPE = "pulumi:pulumi:Stack"
 SECRET_MARK = "[secret]"
+UNKNOWN_MARK = "[unknown]"
 
 
 @dataclass(frozen=True)
@@ -65,9 +67,12 @@ def unwrap_secrets(value: Any) -> Any:
 
 
 def mask_secrets(value: Any) -> Any:
-    """Stack outputs for display and state: a secret output shows as `[secret]`."""
+    """Stack outputs for display and state: a secret output shows as `[secret]`, a value
+    only known after `up` (in preview) as `[unknown]`."""
     if rpc.is_rpc_secret(value):
         return SECRET_MARK
+    if isinstance(value, Unknown) or value == rpc.UNKNOWN:
+        return UNKNOWN_MARK
     if isinstance(value, Mapping):
         return {key: mask_secrets(item) for key, item in value.items()}
     if isinstance(value, list):

@@ -1,0 +1,120 @@
+"""`make up` / `make destroy` as a newcomer runs them: the launcher starts the emulator with a
+state file, runs the demo stack (offline engine here), and stops the emulator every time."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from useapi_emulator import UseapiEmulator
+
+from .stack_support import env_without_pulumi_settings, link_project
+
+RUN_TIMEOUT = 90
+
+
+def demo(project: Path, operation: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "localengine.demo", operation, "--offline"],
+        cwd=project,
+        env=env_without_pulumi_settings(),
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT,
+        check=False,
+    )
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    return link_project(tmp_path / "project")
+
+
+def assert_emulator_stopped(output: str) -> None:
+    """The launcher prints the emulator's URL; once it has returned, nothing listens there."""
+    match = re.search(r"useapi.net emulator: http://127\.0\.0\.1:(\d+)/v2", output)
+    assert match, output
+    with socket.socket() as probe:
+        probe.settimeout(2)
+        assert probe.connect_ex(("127.0.0.1", int(match.group(1)))) != 0
+
+
+def test_make_up_twice_then_destroy(project: Path) -> None:
+    first = demo(project, "up")
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "+ 3 created" in first.stdout
+    assert "totalMaxJobs: 10" in first.stdout
+
+    second = demo(project, "up")
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert "3 unchanged" in second.stdout
+    assert "(no changes)" in second.stdout
+
+    # The emulator kept the accounts between its two lives, without any secret.
+    saved = json.loads((project / ".demo" / "emulator.json").read_text())
+    assert sorted(a["email"] for a in saved["accounts"]) == [
+        "batch@example.com",
+        "ops@example.com",
+        "render@example.com",
+    ]
+    passwords = json.loads((project / ".demo" / "secret-config.json").read_text())
+    for password in passwords["pixverse-accounts:passwords"].values():
+        assert password not in (project / ".demo" / "emulator.json").read_text()
+        assert password not in first.stdout + second.stdout
+    assert os.stat(project / ".demo" / "secret-config.json").st_mode & 0o077 == 0
+
+    destroyed = demo(project, "destroy")
+    assert destroyed.returncode == 0, destroyed.stdout + destroyed.stderr
+    assert "- 3 deleted" in destroyed.stdout
+    assert json.loads((project / ".demo" / "emulator.json").read_text())["accounts"] == []
+
+    for run in (first, second, destroyed):
+        assert_emulator_stopped(run.stdout)
+
+
+def test_without_the_cli_the_launcher_says_how_to_install_it(project: Path) -> None:
+    env = env_without_pulumi_settings()
+    env["PATH"] = os.pathsep.join(
+        p for p in env.get("PATH", "").split(os.pathsep) if not (Path(p) / "pulumi").exists()
+    )
+    completed = subprocess.run(
+        [sys.executable, "-m", "localengine.demo", "preview"],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    assert "pulumi CLI is not installed" in completed.stdout
+    assert "https://www.pulumi.com/docs/install/" in completed.stdout
+    assert "+ 3 to create" in completed.stdout
+
+
+def test_the_emulator_state_file_survives_a_restart(tmp_path: Path) -> None:
+    state = tmp_path / "emulator.json"
+    with UseapiEmulator(token="t", state_path=state) as first:
+        first.handle(
+            "POST",
+            "/v2/pixverse/accounts/ops@example.com",
+            True,
+            {"email": "ops@example.com", "password": "pw-x", "maxJobs": 4},
+        )
+        expiry = first.accounts["ops@example.com"].expire_time
+    assert "pw-x" not in state.read_text()
+
+    with UseapiEmulator(token="t", state_path=state) as second:
+        status, body = second.handle("GET", "/v2/pixverse/accounts/ops@example.com", True, None)
+        assert status == 200
+        assert body["maxJobs"] == 4
+        assert body["jwt"]["ExpireTime"] == expiry
+        second.handle("DELETE", "/v2/pixverse/accounts/ops@example.com", True, None)
+    assert json.loads(state.read_text())["accounts"] == []
