@@ -16,6 +16,7 @@ from urllib.parse import quote
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import TimeoutError as Urllib3Timeout
 from urllib3.util.retry import Retry
 
 from .settings import ProviderSettings
@@ -228,11 +229,14 @@ class UseapiClient:
     ) -> UseapiError:
         attempts = self._settings.max_retries + 1
         budget = f"{attempts} attempt(s) of up to {self._settings.timeout:g}s each"
+        # requests reports a read timeout that used up its retries as a ConnectionError whose
+        # argument is urllib3's MaxRetryError; its `reason` tells what really happened.
+        reason = getattr(exc.args[0], "reason", None) if exc.args else None
         if isinstance(exc, requests.exceptions.RetryError):
             # Retries ran out on 429/5xx: raise_on_status=False hands the last answer back
             # normally, so this only fires when urllib3 itself gives up.
             what = f"useapi.net kept failing ({budget})"
-        elif isinstance(exc, requests.exceptions.Timeout):
+        elif isinstance(exc, requests.exceptions.Timeout) or isinstance(reason, Urllib3Timeout):
             what = f"no answer within the timeout ({budget}); raise `useapi:timeout` if needed"
         elif isinstance(exc, requests.exceptions.ConnectionError):
             what = f"could not connect ({budget}); check `useapi:baseUrl` and the network"
