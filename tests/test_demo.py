@@ -79,6 +79,18 @@ def test_make_up_twice_then_destroy(project: Path) -> None:
         assert_emulator_stopped(run.stdout)
 
 
+def test_a_failing_stack_still_stops_the_emulator(project: Path) -> None:
+    stack_file = project / "stacks" / "Pulumi.demo.yaml"
+    stack_file.write_text(stack_file.read_text().replace("maxJobs: 3", "maxJobs: 9"))
+
+    failed = demo(project, "up")
+
+    assert failed.returncode != 0
+    assert "ops@example.com: maxJobs must be an integer from 1 to 8, got 9" in failed.stderr
+    assert_emulator_stopped(failed.stdout)
+    assert not (project / ".demo" / "emulator.json").exists(), "nothing reached the emulator"
+
+
 def test_without_the_cli_the_launcher_says_how_to_install_it(project: Path) -> None:
     env = env_without_pulumi_settings()
     env["PATH"] = os.pathsep.join(
