@@ -36,6 +36,7 @@ PROVIDER_KEY = "__provider"
 DYNAMIC_PREFIX = "pulumi-python:dynamic"
 DEFAULT_STATE_DIR = ".pulumi-state/offline"
 PASSPHRASE_ENV = "PULUMI_CONFIG_PASSPHRASE"
+IN_FLIGHT_TIMEOUT = 300.0
 
 
 @dataclass
@@ -66,8 +67,15 @@ class Summary:
         }
 
 
-class OfflineError(Exception):
-    """An operation failed; the message is printed as `error: ...`."""
+class OfflineError(ProgramError):
+    """An operation failed; the message is printed as `error: ...`. A ProgramError, so that
+    raised inside the program's registration it reaches the user as it is."""
+
+
+def _provider_message(exc: ProviderHostError) -> str:
+    """The provider's own message: the last line of what the host sent (after its traceback)."""
+    lines = [line for line in exc.details.strip().splitlines() if line.strip()]
+    return lines[-1].strip() if lines else f"{exc.method} failed ({exc.code.name})"
 
 
 def _without_provider(props: Mapping[str, Any]) -> dict[str, Any]:
@@ -92,7 +100,8 @@ class Deployment:
         self.summary = Summary()
         self.declared: set[str] = set()
         self._lock = threading.Lock()
-        self._verb = "would" if preview else ""
+        self._idle = threading.Condition()
+        self._inflight = 0
 
     def _note(self, bucket: list[str], symbol: str, name: str, what: str) -> None:
         with self._lock:
@@ -103,6 +112,25 @@ class Deployment:
     # -- up / preview: one call per declared resource -----------------------------------------
 
     def handle(self, request: ResourceRequest) -> tuple[str, dict[str, Any]]:
+        with self._idle:
+            self._inflight += 1
+        try:
+            return self._handle(request)
+        except ProviderHostError as exc:
+            raise OfflineError(f"{request.name}: {_provider_message(exc)}") from None
+        finally:
+            with self._idle:
+                self._inflight -= 1
+                self._idle.notify_all()
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait for resource operations still running: when one fails, the program stops at
+        once, but the others must finish (and be recorded) before the host goes away — as the
+        engine lets in-flight steps complete."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._inflight == 0, timeout)
+
+    def _handle(self, request: ResourceRequest) -> tuple[str, dict[str, Any]]:
         if not request.type.startswith(DYNAMIC_PREFIX):
             raise OfflineError(
                 f"{request.name}: the offline runner handles Python dynamic resources only, "
@@ -204,7 +232,10 @@ class Deployment:
             if self.preview:
                 self._note(self.summary.deleted, "-", name, "would delete")
                 continue
-            self.host.delete(record.id, name, _stored_props(record))
+            try:
+                self.host.delete(record.id, name, _stored_props(record))
+            except ProviderHostError as exc:
+                raise OfflineError(f"{name}: {_provider_message(exc)}") from None
             self.state.remove(name)
             self._note(self.summary.deleted, "-", name, "deleted")
 
@@ -217,7 +248,10 @@ class Deployment:
 
     def refresh(self) -> None:
         for name, record in sorted(self.state.resources.items()):
-            outcome = self.host.read(record.id, name, _stored_props(record))
+            try:
+                outcome = self.host.read(record.id, name, _stored_props(record))
+            except ProviderHostError as exc:
+                raise OfflineError(f"{name}: {_provider_message(exc)}") from None
             if not outcome.id:
                 self.state.remove(name)
                 self._note(self.summary.deleted, "-", name, "gone from useapi.net; dropped")
@@ -305,15 +339,18 @@ def run(
         deployment = Deployment(state, host, preview)
         try:
             if operation in ("up", "preview"):
-                result = run_program(
-                    project.main,
-                    project=project.name,
-                    stack=stack,
-                    config=config.values,
-                    secret_keys=config.secret_keys,
-                    handler=deployment.handle,
-                    preview=preview,
-                )
+                try:
+                    result = run_program(
+                        project.main,
+                        project=project.name,
+                        stack=stack,
+                        config=config.values,
+                        secret_keys=config.secret_keys,
+                        handler=deployment.handle,
+                        preview=preview,
+                    )
+                finally:
+                    deployment.wait_idle(IN_FLIGHT_TIMEOUT)
                 deployment.delete_undeclared()
                 deployment.summary.outputs = result.outputs
                 deployment.summary.warnings = result.warnings
@@ -327,7 +364,7 @@ def run(
             else:
                 raise OfflineError(f"unknown operation {operation!r}")
         except ProviderHostError as exc:
-            raise OfflineError(f"the provider failed: {exc.details.strip()}") from None
+            raise OfflineError(f"the provider failed: {_provider_message(exc)}") from None
     summary = deployment.summary
     _print_outputs(summary.outputs)
     _print_summary(operation, summary, preview, time.monotonic() - started)

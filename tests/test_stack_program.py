@@ -217,6 +217,30 @@ def test_a_bad_inventory_after_a_good_one_deletes_nothing(
     assert set(emulator.accounts) == set(ACCOUNTS)
 
 
+def test_a_failed_login_names_the_account_and_keeps_what_succeeded(
+    project: StackProject, emulator: UseapiEmulator
+) -> None:
+    project.write(ACCOUNTS, PASSWORDS)
+    emulator.reject_login("render@example.com")
+
+    failed = project.run()
+
+    assert failed.returncode == 1
+    assert "render@example.com: " in failed.stderr
+    assert "PixVerse login failed" in failed.stderr
+    assert "Traceback" not in failed.stderr
+    assert_no_secret_anywhere(project, failed.stdout, failed.stderr)
+    saved = json.loads(project.state_file.read_text())["resources"]
+    assert sorted(saved) == ["batch@example.com", "ops@example.com"]
+
+    emulator.rejected_logins.clear()
+    emulator.reset_calls()
+    fixed = project.up_ok()
+
+    assert [(r.method, r.email) for r in emulator.calls()] == [("POST", "render@example.com")]
+    assert fixed.summary["created"] == ["render@example.com"]
+
+
 def test_an_expiring_session_warns_naming_the_email_and_time(
     project: StackProject, emulator: UseapiEmulator
 ) -> None:
