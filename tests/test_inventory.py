@@ -93,6 +93,32 @@ def test_every_problem_is_reported_at_once() -> None:
     assert [p.split(":", 1)[0] for p in problems] == ["a@example.com", "b@example.com", "bad"]
 
 
+@given(
+    st.dictionaries(
+        st.one_of(st.text(max_size=30), st.integers(), st.booleans()),
+        st.one_of(
+            st.none(),
+            st.integers(),
+            st.dictionaries(
+                st.sampled_from(["maxJobs", "maxjobs", "x"]),
+                st.one_of(st.integers(-2, 12), st.floats(), st.text(max_size=3), st.none()),
+            ),
+        ),
+        max_size=6,
+    )
+)
+def test_any_yaml_shaped_inventory_is_accepted_or_rejected_cleanly(raw: dict[Any, Any]) -> None:
+    """YAML allows keys that are numbers or booleans and values of any type: the result is
+    either valid accounts or an InventoryError, never a crash."""
+    try:
+        accounts = parse_accounts(raw)
+    except InventoryError as exc:
+        assert exc.problems
+    else:
+        assert all(1 <= a.max_jobs <= 8 and isinstance(a.max_jobs, int) for a in accounts)
+        assert len({a.email.casefold() for a in accounts}) == len(accounts)
+
+
 # -- secrets --------------------------------------------------------------------------------
 
 DESIRED = parse_accounts(ACCOUNTS)
