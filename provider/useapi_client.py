@@ -369,14 +369,16 @@ class UseapiClient:
         what, advice = _describe_transport_failure(exc, self._settings.timeout)
         # urllib3 wraps a failure that used up every retry in MaxRetryError.
         gave_up = exc.args and type(exc.args[0]).__name__ == "MaxRetryError"
-        tries = f"{self._settings.max_retries + 1} attempt(s)" if gave_up else "the attempt"
+        attempts = self._settings.max_retries + 1
+        waited = (
+            f"gave up after {attempts} attempt(s) over {elapsed:.1f}s"
+            if gave_up
+            else f"after {elapsed:.1f}s"
+        )
         if method == "POST":
             advice += "; POST is an upsert, so running `pulumi up` again is safe"
         who = f" for {email}" if email else ""
-        message = (
-            f"useapi.net {method} {url}{who}: {what}; gave up after {tries} "
-            f"over {elapsed:.1f}s; {advice}"
-        )
+        message = f"useapi.net {method} {url}{who}: {what}; {waited}; {advice}"
         return UseapiError(_redact(message, [self._settings.token, *secrets]), email=email)
 
     def _raise_for_status(
