@@ -11,7 +11,9 @@ host's stdout/stderr, in any error text or traceback the host sends, or in logs.
 from __future__ import annotations
 
 import base64
+import json
 import logging
+import runpy
 import traceback
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -23,6 +25,7 @@ from pulumi.dynamic.config import Config
 from pulumi.dynamic.dynamic import serialize_provider
 from pulumi.runtime import rpc
 from pulumi.runtime.mocks import MockMonitor
+from pulumi.runtime.settings import get_root_resource
 
 from provider import PixVerseAccount, PixVerseAccountProvider
 from provider.account_provider import SECRET_PROPS
@@ -31,6 +34,7 @@ from useapi_emulator import Fault, UseapiEmulator
 from .conftest import HostFactory, stack_config
 from .helpers import (
     PASSWORD_SENTINEL,
+    PROJECT_ROOT,
     SERIALIZED_PROVIDER,
     SESSION_TOKEN_SENTINEL,
     TOKEN_SENTINEL,
@@ -346,3 +350,65 @@ def test_the_password_output_is_secret_even_from_a_plain_string(
 def _secretness(output: pulumi.Output[Any]) -> pulumi.Output[bool]:
     """`Output.is_secret()` is a coroutine; lift it into an Output to chain on it."""
     return pulumi.Output.from_input(output.is_secret())
+
+
+# -- stack outputs (the program lives on another branch until merged) -------------------------
+
+PROGRAM = PROJECT_ROOT / "__main__.py"
+
+
+class _SessionMocks(_EchoMocks):
+    def new_resource(
+        self, args: pulumi.runtime.MockResourceArgs
+    ) -> tuple[str | None, dict[str, Any]]:
+        jwt = {
+            "AccountId": 1,
+            "ExpireTime": 4102444800,
+            "ExpireTimeUTC": "2100-01-01T00:00:00.000Z",
+            "Username": "pixuser",
+        }
+        return args.inputs.get("email"), {**args.inputs, "jwt": jwt}
+
+
+@pytest.fixture
+def program_config() -> Iterator[None]:
+    """The stack config a run hands the program: a plain inventory, secret passwords/tokens."""
+    config = {
+        "pixverse-accounts:accounts": json.dumps({OPS: {"maxJobs": 3}, RENDER: {"maxJobs": 5}}),
+        "pixverse-accounts:passwords": json.dumps(
+            {OPS: PASSWORD_SENTINEL, RENDER: ROTATED_SENTINEL}
+        ),
+        "pixverse-accounts:tokens": json.dumps({RENDER: SESSION_TOKEN_SENTINEL}),
+    }
+    secret_keys = ["pixverse-accounts:passwords", "pixverse-accounts:tokens"]
+    pulumi.runtime.set_all_config(config, secret_keys)
+    mocks = _SessionMocks()
+    pulumi.runtime.set_mocks(mocks, project="pixverse-accounts", stack="test", preview=False)
+    yield
+    pulumi.runtime.set_all_config({}, [])
+
+
+@pytest.mark.skipif(not PROGRAM.exists(), reason="__main__.py (the stack program) not here yet")
+@pulumi.runtime.test
+def test_stack_outputs_hold_no_secret(program_config: None) -> Any:
+    runpy.run_path(str(PROGRAM), run_name="__main__")
+    stack = get_root_resource()
+    assert stack is not None
+    outputs: dict[str, Any] = dict(getattr(stack, "outputs", {}))
+    assert {"accounts", "totalMaxJobs"} <= set(outputs)
+    names = sorted(outputs)
+
+    def verify(values: list[Any]) -> None:
+        exported = dict(zip(names, values, strict=True))
+        assert_clean(plaintext(exported), "the stack outputs")
+        assert exported["totalMaxJobs"] == 8
+        assert set(exported["accounts"]) == {OPS, RENDER}
+
+    def secretness(secrets: list[bool]) -> None:
+        assert not any(secrets), "a stack output is secret: the contract says none is"
+
+    resolved = [pulumi.Output.from_input(outputs[name]) for name in names]
+    return pulumi.Output.all(
+        pulumi.Output.all(*resolved).apply(verify),
+        pulumi.Output.all(*(_secretness(o) for o in resolved)).apply(secretness),
+    )
