@@ -242,8 +242,10 @@ def test_logs_and_tracebacks_hold_no_secret(
     texts = []
     emulator.drop_next("POST", times=2)
     texts.append(_exception_text(lambda: provider.create(props)))
-    emulator.delay_next("GET", 2, times=2)
+    # Enough failing GETs for a read from an account list and a fallback to a single GET.
+    emulator.fail_next("GET", 503, times=4)
     texts.append(_exception_text(lambda: provider.read(OPS, outs)))
+    emulator.clear_faults()
     emulator.reject_login(OPS)
     texts.append(_exception_text(lambda: provider.update(OPS, outs, props)))
     emulator.malformed_next("DELETE", "html-502", times=2)

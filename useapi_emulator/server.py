@@ -143,6 +143,19 @@ class StoredAccount:
         }
 
 
+class _QuietServer(ThreadingHTTPServer):
+    """A client that gave up (timed out, or was hung up on) is routine under fault injection:
+    writing to it fails, and that is not worth a traceback on stderr."""
+
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        error = sys.exc_info()[1]
+        if isinstance(error, (BrokenPipeError, ConnectionResetError, ConnectionAbortedError)):
+            return
+        super().handle_error(request, client_address)
+
+
 class UseapiEmulator:
     """The emulated service: start() on a free port, stop() always (a fixture does both)."""
 
@@ -373,19 +386,6 @@ class UseapiEmulator:
     def stored(self) -> Iterator[StoredAccount]:
         with self._lock:
             yield from list(self.accounts.values())
-
-
-class _QuietServer(ThreadingHTTPServer):
-    """A client that gave up (timed out, or was hung up on) is routine under fault injection:
-    writing to it fails, and that is not worth a traceback on stderr."""
-
-    daemon_threads = True
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        error = sys.exc_info()[1]
-        if isinstance(error, (BrokenPipeError, ConnectionResetError, ConnectionAbortedError)):
-            return
-        super().handle_error(request, client_address)
 
 
 def _make_handler(emulator: UseapiEmulator) -> type[BaseHTTPRequestHandler]:
