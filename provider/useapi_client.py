@@ -7,6 +7,7 @@ token, a password, a PixVerse session token) ever reaches an exception, a log li
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import threading
@@ -284,7 +285,7 @@ class UseapiClient:
     def get_account(self, email: str) -> Account | None:
         """The account's configuration, or None when useapi.net has none for that email."""
         answer = self._send("GET", self.account_url(email), email=email)
-        if answer.status == 404:
+        if self._not_found(answer, "GET", email):
             return None
         self._raise_for_status(answer, "GET", email)
         return self._parse(answer, "GET", email, lambda body: parse_account(body, email))
@@ -292,7 +293,7 @@ class UseapiClient:
     def list_accounts(self) -> dict[str, Account]:
         """Every configured account; useapi.net answers 404 when there are none."""
         answer = self._send("GET", self._accounts_url, email=None)
-        if answer.status == 404:
+        if self._not_found(answer, "GET", None):
             return {}
         self._raise_for_status(answer, "GET", None)
         return self._parse(answer, "GET", None, parse_account_map)
@@ -322,7 +323,7 @@ class UseapiClient:
     def delete_account(self, email: str) -> bool:
         """Delete; False when there was nothing to delete (404 counts as already deleted)."""
         answer = self._send("DELETE", self.account_url(email), email=email)
-        if answer.status == 404:
+        if self._not_found(answer, "DELETE", email):
             return False
         self._raise_for_status(answer, "DELETE", email)
         return True
@@ -380,6 +381,23 @@ class UseapiClient:
         who = f" for {email}" if email else ""
         message = f"useapi.net {method} {url}{who}: {what}; {waited}; {advice}"
         return UseapiError(_redact(message, [self._settings.token, *secrets]), email=email)
+
+    def _not_found(self, answer: _Exchange, method: str, email: str | None) -> bool:
+        """A 404 from the API itself ("no such account"), as opposed to one from a wrong URL.
+
+        Refresh drops a resource from state on 404, so a 404 page from a mistyped
+        `useapi:baseUrl` (a web server's HTML, an empty body) must not pass for "every account
+        was deleted". The API answers its errors as JSON objects (`{"error", "code"}`); any
+        other 404 is an error that names the setting.
+        """
+        if answer.status != 404:
+            return False
+        api_shaped = False
+        with contextlib.suppress(ValueError):
+            api_shaped = isinstance(answer.response.json(), dict)
+        if api_shaped:
+            return True
+        raise self._malformed(answer, method, email, f"a 404 that is {_non_json(answer.response)}")
 
     def _raise_for_status(
         self,
@@ -480,7 +498,11 @@ def _describe_transport_failure(
 
 def _non_json(response: requests.Response) -> str:
     kind = response.headers.get("Content-Type", "no content type").split(";")[0].strip()
-    return f"not JSON ({kind or 'no content type'}, {len(response.content)} bytes)"
+    try:
+        response.json()
+    except ValueError:
+        return f"not JSON ({kind or 'no content type'}, {len(response.content)} bytes)"
+    return f"not a JSON object ({kind or 'no content type'}, {len(response.content)} bytes)"
 
 
 def _api_error_text(response: requests.Response) -> str:

@@ -224,7 +224,7 @@ def test_nothing_listening_is_could_not_connect_not_a_timeout(
 # -- answers that are not what the API sends --------------------------------------------------
 
 
-@pytest.mark.parametrize("kind", sorted(set(MALFORMED) - {"html-502"}))
+@pytest.mark.parametrize("kind", sorted(set(MALFORMED) - {"html-502", "html-404"}))
 def test_a_malformed_answer_to_post_is_one_clear_error(
     make_client: ClientFactory, emulator: UseapiEmulator, kind: str
 ) -> None:
@@ -300,3 +300,29 @@ def test_an_echoed_password_with_quotes_and_unicode_is_redacted(
     emulator.inject("POST", Fault(status=400, body=echoed))
     error = _error(lambda: make_client().put_account(EMAIL, password, 3))
     assert "SENTINEL" not in str(error)
+
+
+@pytest.mark.parametrize("call", ["get", "list", "delete"])
+def test_a_404_page_that_is_not_the_api_is_not_read_as_gone(
+    make_client: ClientFactory, emulator: UseapiEmulator, call: str
+) -> None:
+    """A mistyped base URL must not make refresh drop every account, nor destroy "succeed"."""
+    client = make_client()
+    client.put_account(EMAIL, PASSWORD_SENTINEL, 3)
+    emulator.malformed_next("DELETE" if call == "delete" else "GET", "html-404")
+    calls: dict[str, Callable[[], object]] = {
+        "get": lambda: client.get_account(EMAIL),
+        "list": client.list_accounts,
+        "delete": lambda: client.delete_account(EMAIL),
+    }
+    error = _error(calls[call])
+    assert error.status == 404 and "useapi:baseUrl" in str(error)
+    assert "not JSON (text/html" in str(error)
+    assert EMAIL in emulator.accounts
+
+
+def test_the_apis_own_404_still_means_gone(make_client: ClientFactory) -> None:
+    client = make_client()
+    assert client.get_account(EMAIL) is None
+    assert client.list_accounts() == {}
+    assert client.delete_account(EMAIL) is False

@@ -300,3 +300,15 @@ def test_refresh_survives_a_flaky_read(emulator: UseapiEmulator, start_host: Hos
     emulator.drop_next("GET")
     assert stack.refresh() == {EMAIL: "same"}
     assert emulator.pending_faults() == 0
+
+
+def test_refresh_keeps_state_when_a_404_is_not_the_apis(
+    emulator: UseapiEmulator, start_host: HostFactory
+) -> None:
+    """A web server's 404 page (a mistyped base URL) fails the refresh; it drops nothing."""
+    stack = _stack(emulator, start_host)
+    stack.up(desired_accounts([EMAIL]))
+    emulator.malformed_next("GET", "html-404", times=2)  # a list read, then a single GET
+    seen = stack.refresh()
+    assert "HTTP 404" in seen[EMAIL] and "useapi:baseUrl" in seen[EMAIL]
+    assert set(stack.state) == {EMAIL}

@@ -108,6 +108,10 @@ MALFORMED: dict[str, Fault] = {
     "not-json": Fault(status=200, body=b"OK", content_type="text/plain"),
     "html": Fault(status=200, body=HTML_ERROR_PAGE, content_type="text/html"),
     "html-502": Fault(status=502, body=HTML_ERROR_PAGE, content_type="text/html"),
+    # What a mistyped base URL gets from a web server: must not read as "account deleted".
+    "html-404": Fault(
+        status=404, body=b"<html><h1>Not Found</h1></html>", content_type="text/html"
+    ),
     "empty": Fault(status=200, body=b"", content_type="application/json"),
     "json-list": Fault(status=200, body=b"[1, 2, 3]"),
     "json-null": Fault(status=200, body=b"null"),
