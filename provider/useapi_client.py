@@ -127,7 +127,8 @@ def _redact(text: str, secrets: Iterable[str | None]) -> str:
     for secret in secrets:
         if not secret:
             continue
-        for form in {secret, json.dumps(secret)[1:-1], quote(secret, safe="")}:
+        forms = {secret, json.dumps(secret)[1:-1], quote(secret, safe="")}
+        for form in sorted(forms, key=len, reverse=True):  # longest first: no half-masking
             text = text.replace(form, SECRET_MASK)
     return text
 
