@@ -5,11 +5,12 @@ VENV := venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: help venv test lint typecheck unit clean bench
+.PHONY: help venv test lint typecheck unit clean up preview refresh destroy bench
 
 help:
 	@echo "make up        deploy the demo stack against the bundled useapi.net emulator"
 	@echo "make preview   show what 'up' would change"
+	@echo "make refresh   read the demo stack's accounts back from the emulator"
 	@echo "make destroy   delete the demo stack's accounts"
 	@echo "make test      lint, type-check and run every test"
 	@echo "make bench     benchmark fleet-sized applies"
@@ -33,6 +34,20 @@ unit: $(STAMP)
 	$(PY) -m pytest -q
 
 test: lint typecheck unit
+
+# The demo stack on the bundled emulator: the pulumi CLI when installed, else the offline engine.
+# localengine/demo.py starts and always stops the emulator (see its docstring).
+up: $(STAMP)
+	$(PY) -m localengine.demo up
+
+preview: $(STAMP)
+	$(PY) -m localengine.demo preview
+
+refresh: $(STAMP)
+	$(PY) -m localengine.demo refresh
+
+destroy: $(STAMP)
+	$(PY) -m localengine.demo destroy
 
 # Not part of `make test`: timings belong in bench/README.md, not in CI's pass/fail.
 # `make bench BENCH_ARGS=--quick` for a smoke run; `python -m bench --help` for the options.

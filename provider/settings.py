@@ -19,6 +19,9 @@ DEFAULT_TIMEOUT = 30.0
 # 429, 5xx and dropped connections are retried this many times with exponential backoff.
 DEFAULT_MAX_RETRIES = 4
 MAX_RETRIES_LIMIT = 20
+# An hour per attempt is already more than any pipeline waits; beyond about 1e9 s the socket
+# layer cannot even represent the timeout and fails with an OverflowError mid-request.
+MAX_TIMEOUT = 3600.0
 
 
 class SettingsError(ValueError):
@@ -63,6 +66,12 @@ def _where(setting: Setting) -> str:
     return f"`{setting.key}` (stack config) or {setting.env} (environment)"
 
 
+def _shown(raw: str) -> str:
+    """A setting's value for an error message, cut short: it may be anything at all."""
+    text = repr(raw)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
 def _parse_timeout(raw: str | None) -> float:
     if raw is None:
         return DEFAULT_TIMEOUT
@@ -70,8 +79,11 @@ def _parse_timeout(raw: str | None) -> float:
         value = float(raw)
     except ValueError:
         value = math.nan
-    if not math.isfinite(value) or value <= 0:
-        raise SettingsError(f"{_where(TIMEOUT)} must be a positive number of seconds, got {raw!r}")
+    if not math.isfinite(value) or not 0 < value <= MAX_TIMEOUT:
+        raise SettingsError(
+            f"{_where(TIMEOUT)} must be a positive number of seconds up to {MAX_TIMEOUT:g}, "
+            f"got {_shown(raw)}"
+        )
     return value
 
 
@@ -85,7 +97,7 @@ def _parse_max_retries(raw: str | None) -> int:
     if not value.is_integer() or not 0 <= value <= MAX_RETRIES_LIMIT:
         raise SettingsError(
             f"{_where(MAX_RETRIES)} must be a whole number from 0 to {MAX_RETRIES_LIMIT}, "
-            f"got {raw!r}"
+            f"got {_shown(raw)}"
         )
     return int(value)
 
@@ -94,7 +106,7 @@ def _parse_base_url(raw: str | None) -> str:
     if raw is None:
         return DEFAULT_BASE_URL
     if not raw.startswith(("http://", "https://")):
-        raise SettingsError(f"{_where(BASE_URL)} must be an http(s) URL, got {raw!r}")
+        raise SettingsError(f"{_where(BASE_URL)} must be an http(s) URL, got {_shown(raw)}")
     return raw.rstrip("/")
 
 

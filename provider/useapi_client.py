@@ -7,22 +7,36 @@ token, a password, a PixVerse session token) ever reaches an exception, a log li
 
 from __future__ import annotations
 
+import contextlib
 import json
+import math
 import threading
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 import requests
+import requests.auth
 from requests.adapters import HTTPAdapter
-from urllib3.exceptions import TimeoutError as Urllib3Timeout
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    InvalidHeader,
+    NewConnectionError,
+    ProtocolError,
+    ReadTimeoutError,
+)
+from urllib3.util import Timeout
 from urllib3.util.retry import Retry
 
 from .settings import ProviderSettings
 
 # Statuses that say "try again": rate limiting and the gateway/server family.
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+# Statuses whose Retry-After is honoured. urllib3 would also retry a 413 that carries one;
+# a body too large will not shrink by waiting, so only the statuses retried anyway are kept.
+RETRY_AFTER_STATUSES = frozenset({429, 503})
 # A hostile or mistaken Retry-After must not park an unattended pipeline for hours.
 RETRY_AFTER_MAX_SECONDS = 60
 BACKOFF_FACTOR = 0.5
@@ -30,6 +44,13 @@ BACKOFF_MAX_SECONDS = 8.0
 # The provider host serves four calls at once; a few spare connections cost nothing.
 POOL_SIZE = 8
 SECRET_MASK = "[secret]"
+# The usual cause of an answer that is not the API's JSON: a base URL that points at a web
+# page or a proxy's error page instead of the API root.
+MALFORMED_HINT = (
+    "check that `useapi:baseUrl` (USEAPI_BASE_URL) is the API root, "
+    "https://api.useapi.net/v2 by default, then retry"
+)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -98,20 +119,46 @@ def _hint(status: int | None, method: str) -> str:
 
 
 def _redact(text: str, secrets: Iterable[str | None]) -> str:
-    """Mask any secret an API answer might echo, before the text can reach a user."""
+    """Mask any secret an API answer might echo, before the text can reach a user.
+
+    Also masks the JSON-escaped and URL-encoded spellings: an API that echoes the request
+    body or URL back would show a password with quotes or spaces in one of those forms.
+    """
     for secret in secrets:
-        if secret:
-            text = text.replace(secret, SECRET_MASK)
+        if not secret:
+            continue
+        forms = {secret, json.dumps(secret)[1:-1], quote(secret, safe="")}
+        for form in sorted(forms, key=len, reverse=True):  # longest first: no half-masking
+            text = text.replace(form, SECRET_MASK)
     return text
+
+
+class UseapiRetry(Retry):
+    """urllib3's Retry, tightened for an unattended pipeline.
+
+    - Retry-After is honoured only on 429 and 503 (urllib3 adds 413, which waiting won't fix).
+    - A Retry-After that cannot be parsed (garbage, a negative number, a date out of range)
+      falls back to exponential backoff instead of failing the whole call with InvalidHeader.
+    """
+
+    RETRY_AFTER_STATUS_CODES = RETRY_AFTER_STATUSES
+
+    def parse_retry_after(self, retry_after: str) -> float:
+        try:
+            return super().parse_retry_after(retry_after)
+        except (InvalidHeader, ValueError, OverflowError):
+            return 0.0  # 0 means "no usable Retry-After": Retry.sleep() backs off instead
 
 
 def _build_retry(max_retries: int) -> Retry:
     """Retries of 429/5xx and dropped connections, honouring Retry-After.
 
-    POST is retried too: useapi.net's POST /accounts/{email} is an upsert ("create or
-    update"), so sending the same body again after a lost answer is harmless.
+    POST is retried too, after a read timeout or a dropped connection as well as after a
+    429/5xx: useapi.net's POST /accounts/{email} is an upsert ("create or update"), so
+    sending the same body again after a lost answer is harmless. Never retried: 400 (bad
+    input or a failed PixVerse login) and 401 (wrong token) — waiting changes neither.
     """
-    return Retry(
+    return UseapiRetry(
         total=max_retries,
         connect=max_retries,
         read=max_retries,
@@ -128,6 +175,85 @@ def _build_retry(max_retries: int) -> Retry:
     )
 
 
+def backoff_schedule(max_retries: int) -> list[float]:
+    """The sleeps between attempts when no Retry-After is given (urllib3's formula)."""
+    retry = _build_retry(max_retries)
+    sleeps = []
+    for _ in range(max_retries):
+        retry = retry.increment(method="GET", url="/", error=ProtocolError("probe"))
+        sleeps.append(retry.get_backoff_time())
+    return sleeps
+
+
+def worst_case_seconds(settings: ProviderSettings, retry_after: bool = False) -> float:
+    """How long one call can take before it fails: every attempt times out, plus backoff.
+
+    A server that never answers costs (maxRetries + 1) * timeout plus the backoff sleeps;
+    when it keeps asking to wait (Retry-After), each retry may wait up to
+    RETRY_AFTER_MAX_SECONDS instead. Either way the total is bounded.
+    """
+    attempts = settings.max_retries + 1
+    waits = (
+        settings.max_retries * float(RETRY_AFTER_MAX_SECONDS)
+        if retry_after
+        else sum(backoff_schedule(settings.max_retries))
+    )
+    return attempts * settings.timeout + waits
+
+
+@dataclass(frozen=True)
+class _Exchange:
+    """An answer, with how many attempts and how much time it took to get it."""
+
+    response: requests.Response
+    attempts: int
+    elapsed: float
+
+    @property
+    def status(self) -> int:
+        return self.response.status_code
+
+
+class _BearerAuth(requests.auth.AuthBase):
+    """`Authorization: Bearer <token>` on every request; the repr never shows the token."""
+
+    def __init__(self, token: str) -> None:
+        self._token = token
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers["Authorization"] = f"Bearer {self._token}"
+        return request
+
+    def __repr__(self) -> str:
+        return "_BearerAuth([secret])"
+
+
+class _BudgetAdapter(HTTPAdapter):
+    """Every request through this adapter gets the attempt budget, whatever the caller passed.
+
+    `Timeout(total=t)` bounds connect and read together, so one attempt against a server that
+    never answers costs t, not t to connect plus t to read: `useapi:timeout` means "seconds
+    one HTTP attempt may take". Setting it here, not at each call, means no call can forget it.
+    """
+
+    def __init__(self, timeout: float, retry: Retry) -> None:
+        super().__init__(max_retries=retry, pool_connections=POOL_SIZE, pool_maxsize=POOL_SIZE)
+        self._budget = Timeout(connect=timeout, read=timeout, total=timeout)
+
+    def send(
+        self,
+        request: requests.PreparedRequest,
+        stream: bool = False,
+        timeout: float | tuple[float, float] | tuple[float, None] | None = None,
+        verify: bool | str = True,
+        cert: bytes | str | tuple[bytes | str, bytes | str] | None = None,
+        proxies: Mapping[str, str] | None = None,
+    ) -> requests.Response:
+        # requests hands a urllib3 Timeout through unchanged; its stubs just do not say so.
+        budget: Any = self._budget.clone()
+        return super().send(request, stream, budget, verify, cert, proxies)
+
+
 class UseapiClient:
     """One pooled `requests.Session` for the life of a provider host process."""
 
@@ -135,14 +261,12 @@ class UseapiClient:
         self._settings = settings
         self._accounts_url = f"{settings.base_url}/pixverse/accounts"
         self._session = requests.Session()
-        adapter = HTTPAdapter(
-            max_retries=_build_retry(settings.max_retries),
-            pool_connections=POOL_SIZE,
-            pool_maxsize=POOL_SIZE,
-        )
+        adapter = _BudgetAdapter(settings.timeout, _build_retry(settings.max_retries))
         self._session.mount("http://", adapter)
         self._session.mount("https://", adapter)
-        self._session.headers["Authorization"] = f"Bearer {settings.token}"
+        # As the session's auth (not a default header): requests then never swaps in .netrc
+        # credentials for the bearer token, while proxies and CA bundles still apply.
+        self._session.auth = _BearerAuth(settings.token)
         self._session.headers["Accept"] = "application/json"
         self._lock = threading.Lock()
         self.requests_sent = 0
@@ -161,42 +285,48 @@ class UseapiClient:
 
     def get_account(self, email: str) -> Account | None:
         """The account's configuration, or None when useapi.net has none for that email."""
-        response = self._send("GET", self.account_url(email), email=email)
-        if response.status_code == 404:
+        answer = self._send("GET", self.account_url(email), email=email)
+        if self._not_found(answer, "GET", email):
             return None
-        self._raise_for_status(response, "GET", email)
-        return parse_account(self._json(response, email), email)
+        self._raise_for_status(answer, "GET", email)
+        return self._parse(answer, "GET", email, lambda body: parse_account(body, email))
 
     def list_accounts(self) -> dict[str, Account]:
         """Every configured account; useapi.net answers 404 when there are none."""
-        response = self._send("GET", self._accounts_url, email=None)
-        if response.status_code == 404:
+        answer = self._send("GET", self._accounts_url, email=None)
+        if self._not_found(answer, "GET", None):
             return {}
-        self._raise_for_status(response, "GET", None)
-        body = self._json(response, None)
-        if not isinstance(body, dict):
-            raise self._malformed(None, "expected a map of email to account")
-        return {key: parse_account(value, key) for key, value in body.items()}
+        self._raise_for_status(answer, "GET", None)
+        return self._parse(answer, "GET", None, parse_account_map)
 
     def put_account(
         self, email: str, password: str, max_jobs: int, token: str | None = None
     ) -> Account:
-        """Create or update (POST is an upsert, so this also adopts an existing account)."""
+        """Create or update (POST is an upsert, so this also adopts an existing account).
+
+        Safe to retry after a timeout or a dropped connection, and safe to run again after a
+        failure: the same body sent twice leaves the same configuration.
+        """
         body: dict[str, Any] = {"email": email, "password": password, "maxJobs": max_jobs}
         if token:
             body["token"] = token
-        response = self._send(
-            "POST", self.account_url(email), email=email, body=body, secrets=(password, token)
+        secrets = (password, token)
+        answer = self._send(
+            "POST", self.account_url(email), email=email, body=body, secrets=secrets
         )
-        self._raise_for_status(response, "POST", email, secrets=(password, token))
-        return parse_account(self._json(response, email), email)
+        self._raise_for_status(answer, "POST", email, secrets=secrets)
+        account = self._parse(answer, "POST", email, lambda body: parse_account(body, email))
+        if account.jwt is None:
+            # POST signs in to PixVerse; a success without a session cannot be trusted.
+            raise self._malformed(answer, "POST", email, "the answer has no `jwt` session")
+        return account
 
     def delete_account(self, email: str) -> bool:
         """Delete; False when there was nothing to delete (404 counts as already deleted)."""
-        response = self._send("DELETE", self.account_url(email), email=email)
-        if response.status_code == 404:
+        answer = self._send("DELETE", self.account_url(email), email=email)
+        if self._not_found(answer, "DELETE", email):
             return False
-        self._raise_for_status(response, "DELETE", email)
+        self._raise_for_status(answer, "DELETE", email)
         return True
 
     # -- transport --------------------------------------------------------------------------
@@ -209,15 +339,25 @@ class UseapiClient:
         email: str | None,
         body: Mapping[str, Any] | None = None,
         secrets: Iterable[str | None] = (),
-    ) -> requests.Response:
-        timeout = self._settings.timeout
+    ) -> _Exchange:
         with self._lock:
             self.requests_sent += 1
+        started = time.monotonic()
+        failure: requests.exceptions.RequestException | None = None
         try:
-            return self._session.request(method, url, json=body, timeout=(timeout, timeout))
+            # No redirects: requests would turn a redirected POST into a GET, and a GET that
+            # "succeeds" would make an update look applied when it was not.
+            response = self._session.request(method, url, json=body, allow_redirects=False)
         except requests.exceptions.RequestException as exc:
-            # Raised from None: the chained urllib3 text adds nothing a user can act on.
-            raise self._transport_error(method, url, email, exc, secrets) from None
+            failure = exc
+        elapsed = time.monotonic() - started
+        if failure is not None:
+            # Raised outside the except block, so the urllib3/requests exception (whose
+            # request object carries the Authorization header and the body) is not chained.
+            raise self._transport_error(method, url, email, failure, elapsed, secrets)
+        retries = getattr(response.raw, "retries", None)
+        attempts = len(retries.history) + 1 if isinstance(retries, Retry) else 1
+        return _Exchange(response, attempts, elapsed)
 
     def _transport_error(
         self,
@@ -225,62 +365,145 @@ class UseapiClient:
         url: str,
         email: str | None,
         exc: requests.exceptions.RequestException,
+        elapsed: float,
         secrets: Iterable[str | None],
     ) -> UseapiError:
+        what, advice = _describe_transport_failure(exc, self._settings.timeout)
+        # urllib3 wraps a failure that used up every retry in MaxRetryError.
+        gave_up = exc.args and type(exc.args[0]).__name__ == "MaxRetryError"
         attempts = self._settings.max_retries + 1
-        budget = f"{attempts} attempt(s) of up to {self._settings.timeout:g}s each"
-        # requests reports a read timeout that used up its retries as a ConnectionError whose
-        # argument is urllib3's MaxRetryError; its `reason` tells what really happened.
-        reason = getattr(exc.args[0], "reason", None) if exc.args else None
-        if isinstance(exc, requests.exceptions.RetryError):
-            # Retries ran out on 429/5xx: raise_on_status=False hands the last answer back
-            # normally, so this only fires when urllib3 itself gives up.
-            what = f"useapi.net kept failing ({budget})"
-        elif isinstance(exc, requests.exceptions.Timeout) or isinstance(reason, Urllib3Timeout):
-            what = f"no answer within the timeout ({budget}); raise `useapi:timeout` if needed"
-        elif isinstance(exc, requests.exceptions.ConnectionError):
-            what = f"could not connect ({budget}); check `useapi:baseUrl` and the network"
-        else:
-            what = f"request failed: {type(exc).__name__}"
-        who = f" for {email}" if email else ""
-        message = _redact(
-            f"useapi.net {method} {url}{who}: {what}", [self._settings.token, *secrets]
+        waited = (
+            f"gave up after {attempts} attempt(s) over {elapsed:.1f}s"
+            if gave_up
+            else f"after {elapsed:.1f}s"
         )
-        return UseapiError(message, status=None, email=email)
+        if method == "POST":
+            advice += "; POST is an upsert, so running `pulumi up` again is safe"
+        who = f" for {email}" if email else ""
+        message = f"useapi.net {method} {url}{who}: {what}; {waited}; {advice}"
+        return UseapiError(_redact(message, [self._settings.token, *secrets]), email=email)
+
+    def _not_found(self, answer: _Exchange, method: str, email: str | None) -> bool:
+        """A 404 from the API itself ("no such account"), as opposed to one from a wrong URL.
+
+        Refresh drops a resource from state on 404, so a 404 page from a mistyped
+        `useapi:baseUrl` (a web server's HTML, an empty body) must not pass for "every account
+        was deleted". The API answers its errors as JSON objects (`{"error", "code"}`); any
+        other 404 is an error that names the setting.
+        """
+        if answer.status != 404:
+            return False
+        api_shaped = False
+        with contextlib.suppress(ValueError):
+            api_shaped = isinstance(answer.response.json(), dict)
+        if api_shaped:
+            return True
+        raise self._malformed(answer, method, email, f"a 404 that is {_non_json(answer.response)}")
 
     def _raise_for_status(
         self,
-        response: requests.Response,
+        answer: _Exchange,
         method: str,
         email: str | None,
         secrets: Iterable[str | None] = (),
     ) -> None:
-        if 200 <= response.status_code < 300:
+        status = answer.status
+        if 200 <= status < 300:
             return
-        api_error = _api_error_text(response)
+        if 300 <= status < 400:
+            location = answer.response.headers.get("Location", "an unnamed address")
+            api_error = f"redirected to {location[:200]}"
+            hint = "set `useapi:baseUrl` to the API root itself (https://api.useapi.net/v2)"
+        else:
+            api_error = _api_error_text(answer.response)
+            hint = _hint(status, method)
         who = f" for {email}" if email else ""
+        tries = (
+            f" after {answer.attempts} attempts over {answer.elapsed:.1f}s"
+            if answer.attempts > 1
+            else ""
+        )
         message = (
-            f"useapi.net {method} {response.request.path_url if response.request else ''}{who} "
-            f"failed with HTTP {response.status_code}: {api_error}; "
-            f"{_hint(response.status_code, method)}"
+            f"useapi.net {method} {answer.response.url}{who} failed with HTTP {status}{tries}: "
+            f"{api_error}; {hint}"
         )
         all_secrets = [self._settings.token, *secrets]
         raise UseapiError(
             _redact(message, all_secrets),
-            status=response.status_code,
+            status=status,
             api_error=_redact(api_error, all_secrets),
             email=email,
         )
 
-    def _json(self, response: requests.Response, email: str | None) -> Any:
+    def _parse(
+        self, answer: _Exchange, method: str, email: str | None, parse: Callable[[Any], T]
+    ) -> T:
+        """Decode and type the answer; anything unexpected is one clear UseapiError."""
+        problem: str | None = None
         try:
-            return response.json()
-        except (ValueError, json.JSONDecodeError):
-            raise self._malformed(email, "the answer is not JSON") from None
+            return parse(answer.response.json())
+        except ValueError:  # includes the JSON decoder's error
+            problem = _non_json(answer.response)
+        except UseapiError as exc:
+            problem = str(exc)
+        raise self._malformed(answer, method, email, problem)
 
-    def _malformed(self, email: str | None, why: str) -> UseapiError:
+    def _malformed(
+        self, answer: _Exchange, method: str, email: str | None, problem: str
+    ) -> UseapiError:
         who = f" for {email}" if email else ""
-        return UseapiError(f"useapi.net sent a malformed answer{who}: {why}", email=email)
+        message = (
+            f"useapi.net {method} {answer.response.url}{who} answered HTTP {answer.status} "
+            f"with a malformed answer: {problem}; {MALFORMED_HINT}"
+        )
+        return UseapiError(
+            _redact(message, [self._settings.token]), status=answer.status, email=email
+        )
+
+
+def _describe_transport_failure(
+    exc: requests.exceptions.RequestException, timeout: float
+) -> tuple[str, str]:
+    """What went wrong without an HTTP answer, and what to do about it."""
+    # requests reports a failure that used up its retries as a ConnectionError whose argument
+    # is urllib3's MaxRetryError; its `reason` tells what really happened.
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    slow = (
+        "raise `useapi:timeout` (USEAPI_TIMEOUT) if useapi.net is slow, "
+        "or `useapi:maxRetries` (USEAPI_MAX_RETRIES) to try more often"
+    )
+    unreachable = "check `useapi:baseUrl` (USEAPI_BASE_URL) and the network"
+    if isinstance(exc, requests.exceptions.RetryError):
+        return "useapi.net kept answering with errors", "retry later"
+    if isinstance(exc, requests.exceptions.ReadTimeout) or isinstance(reason, ReadTimeoutError):
+        return f"no answer within the {timeout:g}s timeout", slow
+    # NewConnectionError (refused, no route, unknown host) subclasses ConnectTimeoutError
+    # in urllib3, so it is told apart first.
+    if isinstance(reason, NewConnectionError):
+        return "could not connect (refused, unreachable or unknown host)", unreachable
+    if isinstance(exc, requests.exceptions.ConnectTimeout) or isinstance(
+        reason, ConnectTimeoutError
+    ):
+        return f"could not connect within the {timeout:g}s timeout", f"{unreachable}, or {slow}"
+    if isinstance(reason, ProtocolError) or isinstance(
+        exc, requests.exceptions.ChunkedEncodingError
+    ):
+        return (
+            "the connection was dropped before a full answer arrived",
+            "retry later or raise `useapi:maxRetries` (USEAPI_MAX_RETRIES)",
+        )
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        return "the connection failed", unreachable
+    return f"the request failed ({type(exc).__name__})", unreachable
+
+
+def _non_json(response: requests.Response) -> str:
+    kind = response.headers.get("Content-Type", "no content type").split(";")[0].strip()
+    try:
+        response.json()
+    except ValueError:
+        return f"not JSON ({kind or 'no content type'}, {len(response.content)} bytes)"
+    return f"not a JSON object ({kind or 'no content type'}, {len(response.content)} bytes)"
 
 
 def _api_error_text(response: requests.Response) -> str:
@@ -288,26 +511,35 @@ def _api_error_text(response: requests.Response) -> str:
     try:
         body = response.json()
     except ValueError:
-        kind = response.headers.get("Content-Type", "unknown content type").split(";")[0]
-        return f"non-JSON answer ({kind}, {len(response.content)} bytes)"
+        return f"an answer that is {_non_json(response)}"
     if isinstance(body, dict) and isinstance(body.get("error"), str):
         return str(body["error"])[:500]
     return "no error text in the answer"
 
 
+def _malformed_field(where: str, key: str, expected: str, value: Any) -> UseapiError:
+    # The type only, never the value: an answer is not trusted to be free of secrets.
+    return UseapiError(
+        f"`{key}` of {where} should be {expected}, got {type(value).__name__}",
+        email=where,
+    )
+
+
 def _int_field(data: Mapping[str, Any], key: str, where: str) -> int:
     value = data.get(key)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
-        raise UseapiError(
-            f"useapi.net sent a malformed answer for {where}: `{key}` is not a number"
-        )
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or (isinstance(value, float) and not (math.isfinite(value) and value.is_integer()))
+    ):
+        raise _malformed_field(where, key, "a whole number", value)
     return int(value)
 
 
 def _str_field(data: Mapping[str, Any], key: str, where: str) -> str:
     value = data.get(key)
     if not isinstance(value, str):
-        raise UseapiError(f"useapi.net sent a malformed answer for {where}: `{key}` is not text")
+        raise _malformed_field(where, key, "text", value)
     return value
 
 
@@ -316,7 +548,7 @@ def parse_jwt(data: Any, email: str) -> Jwt | None:
     if data is None:
         return None
     if not isinstance(data, dict):
-        raise UseapiError(f"useapi.net sent a malformed answer for {email}: `jwt` is not an object")
+        raise _malformed_field(email, "jwt", "an object", data)
     return Jwt(
         account_id=_int_field(data, "AccountId", email),
         expire_time=_int_field(data, "ExpireTime", email),
@@ -325,10 +557,19 @@ def parse_jwt(data: Any, email: str) -> Jwt | None:
     )
 
 
+def parse_account_map(data: Any) -> dict[str, Account]:
+    """`GET /accounts`: a map of email to account object."""
+    if not isinstance(data, dict):
+        raise UseapiError(f"expected a map of email to account, got {type(data).__name__}")
+    return {str(key): parse_account(value, str(key)) for key, value in data.items()}
+
+
 def parse_account(data: Any, email: str) -> Account:
     """Typed account from an API answer; a malformed answer is a clear UseapiError."""
     if not isinstance(data, dict):
-        raise UseapiError(f"useapi.net sent a malformed answer for {email}: expected an object")
+        raise UseapiError(
+            f"expected an account object for {email}, got {type(data).__name__}", email=email
+        )
     return Account(
         email=_str_field(data, "email", email) if "email" in data else email,
         max_jobs=_int_field(data, "maxJobs", email),

@@ -26,7 +26,10 @@ _EMAIL = re.compile(
 
 def _describe(value: Any) -> str:
     """A short, printable description of a non-secret value for an error message."""
-    text = repr(value)
+    try:
+        text = repr(value)
+    except ValueError:  # an int too long to print (over 4300 digits)
+        return f"a {type(value).__name__} too large to show"
     return text if len(text) <= 80 else text[:77] + "..."
 
 
@@ -69,7 +72,7 @@ def max_jobs_problem(value: Any) -> str | None:
     if isinstance(value, float) and (not math.isfinite(value) or not value.is_integer()):
         return f"{rule}, got {_describe(value)}"
     if not MIN_JOBS <= value <= MAX_JOBS:
-        return f"{rule}, got {int(value)}"
+        return f"{rule}, got {_describe(int(value))}"
     return None
 
 

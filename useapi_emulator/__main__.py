@@ -7,6 +7,7 @@ interrupted or terminated.
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
@@ -14,15 +15,27 @@ from types import FrameType
 
 from .server import UseapiEmulator
 
+# The token can come from the environment so that it does not show in the process list.
+TOKEN_ENV = "USEAPI_EMULATOR_TOKEN"
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m useapi_emulator", description=__doc__)
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
-    parser.add_argument("--token", default="demo-useapi-token", help="the bearer token to accept")
+    parser.add_argument(
+        "--token",
+        default=os.environ.get(TOKEN_ENV, "demo-useapi-token"),
+        help=f"the bearer token to accept (default: ${TOKEN_ENV}, else demo-useapi-token)",
+    )
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every answer")
+    parser.add_argument(
+        "--state",
+        default=None,
+        help="JSON file that keeps the accounts across restarts (secrets only as fingerprints)",
+    )
     args = parser.parse_args(argv)
 
-    emulator = UseapiEmulator(token=args.token, port=args.port)
+    emulator = UseapiEmulator(token=args.token, port=args.port, state_path=args.state)
     emulator.latency = args.latency
     stopped = threading.Event()
 

@@ -14,14 +14,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import socket
+import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
@@ -56,7 +59,17 @@ class RecordedRequest:
 
 @dataclass
 class Fault:
-    """What to do instead of (or before) answering one request."""
+    """What to do instead of (or before, or after) answering one request.
+
+    - `delay`: sleep first (a slow server); combined with anything below.
+    - `drop`: hang up before the request is handled (nothing changes on the server).
+    - `status` (+ `retry_after`, `body`, `content_type`): answer this instead of handling it.
+    - `lose_answer`: handle the request (the change is made), then hang up without answering:
+      the case where a client cannot know whether its POST landed.
+    - `truncate`: handle it, send the headers and half the body, then hang up.
+    - `mutate`: handle it, then answer `mutate(real JSON answer)` (a malformed answer);
+      a `bytes` result is sent as is, with `content_type`.
+    """
 
     status: int | None = None
     retry_after: str | None = None
@@ -64,6 +77,50 @@ class Fault:
     drop: bool = False
     body: bytes | None = None
     content_type: str = "application/json"
+    lose_answer: bool = False
+    truncate: bool = False
+    mutate: Callable[[Any], Any] | None = None
+
+    @property
+    def kind(self) -> str:
+        for name in ("drop", "lose_answer", "truncate"):
+            if getattr(self, name):
+                return name
+        if self.status is not None:
+            return f"status {self.status}"
+        return "mutate" if self.mutate is not None else "delay"
+
+
+def _without_jwt(answer: Any) -> Any:
+    return {k: v for k, v in answer.items() if k != "jwt"} if isinstance(answer, dict) else answer
+
+
+def _wrong_types(answer: Any) -> Any:
+    if not isinstance(answer, dict):
+        return answer
+    return {**answer, "maxJobs": str(answer.get("maxJobs")), "jwt": ["not", "an", "object"]}
+
+
+HTML_ERROR_PAGE = (
+    b"<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head>"
+    b"<body><h1>502 Bad Gateway</h1><p>upstream unavailable</p></body></html>"
+)
+# Answers a broken proxy, a wrong base URL or a buggy release could give, by name.
+MALFORMED: dict[str, Fault] = {
+    "not-json": Fault(status=200, body=b"OK", content_type="text/plain"),
+    "html": Fault(status=200, body=HTML_ERROR_PAGE, content_type="text/html"),
+    "html-502": Fault(status=502, body=HTML_ERROR_PAGE, content_type="text/html"),
+    # What a mistyped base URL gets from a web server: must not read as "account deleted".
+    "html-404": Fault(
+        status=404, body=b"<html><h1>Not Found</h1></html>", content_type="text/html"
+    ),
+    "empty": Fault(status=200, body=b"", content_type="application/json"),
+    "json-list": Fault(status=200, body=b"[1, 2, 3]"),
+    "json-null": Fault(status=200, body=b"null"),
+    "nan": Fault(status=200, body=b'{"email": "x@example.com", "maxJobs": NaN, "jwt": null}'),
+    "missing-jwt": Fault(mutate=_without_jwt),
+    "wrong-types": Fault(mutate=_wrong_types),
+}
 
 
 @dataclass
@@ -92,30 +149,48 @@ class StoredAccount:
         }
 
 
-class _Server(ThreadingHTTPServer):
-    """One thread per connection, so per-request latency overlaps as on the real service."""
+class _QuietServer(ThreadingHTTPServer):
+    """A client that gave up (timed out, or was hung up on) is routine under fault injection:
+    writing to it fails, and that is not worth a traceback on stderr."""
 
     daemon_threads = True
     # The listen backlog. The default (5) drops the SYNs of a burst of new connections (an
     # engine's worth of parallel calls), and each dropped SYN costs a 1 s retransmit.
     request_queue_size = 128
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        error = sys.exc_info()[1]
+        if isinstance(error, (BrokenPipeError, ConnectionResetError, ConnectionAbortedError)):
+            return
+        super().handle_error(request, client_address)
+
 
 class UseapiEmulator:
     """The emulated service: start() on a free port, stop() always (a fixture does both)."""
 
     def __init__(
-        self, token: str = "test-useapi-token", host: str = "127.0.0.1", port: int = 0
+        self,
+        token: str = "test-useapi-token",
+        host: str = "127.0.0.1",
+        port: int = 0,
+        state_path: str | Path | None = None,
     ) -> None:
         self.token = token
         self._address = (host, port)
         self.accounts: dict[str, StoredAccount] = {}
+        # Optional persistence, so the demo's accounts survive an emulator restart between
+        # two `make up` runs exactly as they survive on useapi.net.
+        self.state_path = Path(state_path) if state_path is not None else None
+        if self.state_path is not None:
+            self.accounts = _load_accounts(self.state_path)
         self.requests: list[RecordedRequest] = []
         self.rejected_logins: set[str] = set()
         self.latency = 0.0
         # TCP connections accepted so far: how a test or the benchmark sees keep-alive reuse.
         self.connections_opened = 0
         self._faults: dict[str, deque[Fault]] = {method: deque() for method in ALL_METHODS}
+        # (method, path, fault kind) of every request a fault was applied to, in order.
+        self.faults_served: list[tuple[str, str, str]] = []
         self._lock = threading.RLock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -123,7 +198,7 @@ class UseapiEmulator:
     # -- lifecycle ----------------------------------------------------------------------------
 
     def start(self) -> UseapiEmulator:
-        server = _Server(self._address, _make_handler(self))
+        server = _QuietServer(self._address, _make_handler(self))
         self._server = server
         self._thread = threading.Thread(
             target=server.serve_forever, args=(0.05,), name="useapi-emulator"
@@ -190,29 +265,62 @@ class UseapiEmulator:
     def drop_next(self, method: str, times: int = 1) -> None:
         self.inject(method, Fault(drop=True), times)
 
+    def malformed_next(self, method: str, kind: str, times: int = 1) -> None:
+        """Answer the next `times` requests with a named malformed answer (see MALFORMED)."""
+        self.inject(method, MALFORMED[kind], times)
+
+    def lose_answer_next(self, method: str, times: int = 1) -> None:
+        """Apply the next request(s), then hang up without answering."""
+        self.inject(method, Fault(lose_answer=True), times)
+
+    def attempts(self, method: str | None = None) -> int:
+        """Requests that reached the emulator: recorded ones plus those a fault answered."""
+        with self._lock:
+            faulted = sum(
+                1
+                for m, _, kind in self.faults_served
+                if (method is None or m == method) and (kind == "drop" or kind.startswith("status"))
+            )
+        return len(self.calls(method)) + faulted
+
+    def pending_faults(self) -> int:
+        with self._lock:
+            return sum(len(queue) for queue in self._faults.values())
+
     def clear_faults(self) -> None:
         with self._lock:
             for queue in self._faults.values():
                 queue.clear()
 
-    def _next_fault(self, method: str) -> Fault | None:
+    def _next_fault(self, method: str, path: str) -> Fault | None:
         with self._lock:
             queue = self._faults.get(method)
-            return queue.popleft() if queue else None
+            fault = queue.popleft() if queue else None
+            if fault is not None:
+                self.faults_served.append((method, path, fault.kind))
+            return fault
 
     # -- out-of-band changes (someone used the dashboard) --------------------------------------
 
     def oob_delete(self, email: str) -> None:
         with self._lock:
             self.accounts.pop(email, None)
+            self._persist()
 
     def oob_set_max_jobs(self, email: str, max_jobs: int) -> None:
         with self._lock:
             self.accounts[email].max_jobs = max_jobs
+            self._persist()
 
     def oob_expire_session(self, email: str, at: int | None = None) -> None:
         with self._lock:
             self.accounts[email].expire_time = int(time.time()) - 3600 if at is None else at
+            self._persist()
+
+    def _persist(self) -> None:
+        """Write the accounts to `state_path` (atomically); called with the lock held."""
+        if self.state_path is not None:
+            _save_accounts(self.state_path, self.accounts)
 
     def reject_login(self, email: str) -> None:
         """Make PixVerse refuse this account's login, as for a wrong password."""
@@ -265,6 +373,7 @@ class UseapiEmulator:
         with self._lock:
             if self.accounts.pop(email, None) is None:
                 return 404, {"error": f"PixVerse account {email} not found", "code": 404}
+            self._persist()
             return 204, None
 
     def _post(self, email: str, body: Any) -> tuple[int, Any]:
@@ -301,11 +410,58 @@ class UseapiEmulator:
                 username=email.split("@", 1)[0].replace(".", "_")[:32] or "pixuser",
             )
             self.accounts[email] = account
+            self._persist()
             return 201, account.to_json()
 
     def stored(self) -> Iterator[StoredAccount]:
         with self._lock:
             yield from list(self.accounts.values())
+
+
+# The state file keeps what a real service would, minus the secrets: the emulator never
+# returns a password or session token, so a fingerprint stands in for each.
+_STATE_VERSION = 1
+
+
+def _fingerprint(value: str | None) -> str | None:
+    return None if value is None else "sha256:" + hashlib.sha256(value.encode()).hexdigest()
+
+
+def _save_accounts(path: Path, accounts: dict[str, StoredAccount]) -> None:
+    records = [
+        {
+            "email": a.email,
+            "password": _fingerprint(a.password),
+            "maxJobs": a.max_jobs,
+            "token": _fingerprint(a.token),
+            "accountId": a.account_id,
+            "expireTime": a.expire_time,
+            "username": a.username,
+        }
+        for a in sorted(accounts.values(), key=lambda a: a.email)
+    ]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps({"version": _STATE_VERSION, "accounts": records}, indent=2))
+    os.replace(tmp, path)
+
+
+def _load_accounts(path: Path) -> dict[str, StoredAccount]:
+    if not path.exists():
+        return {}
+    data = json.loads(path.read_text())
+    accounts: dict[str, StoredAccount] = {}
+    for record in data.get("accounts", []):
+        accounts[record["email"]] = StoredAccount(
+            email=record["email"],
+            password=record["password"] or "",
+            max_jobs=int(record["maxJobs"]),
+            token=record["token"],
+            account_id=int(record["accountId"]),
+            expire_time=int(record["expireTime"]),
+            username=record["username"],
+        )
+    return accounts
 
 
 def _make_handler(emulator: UseapiEmulator) -> type[BaseHTTPRequestHandler]:
@@ -327,14 +483,14 @@ def _make_handler(emulator: UseapiEmulator) -> type[BaseHTTPRequestHandler]:
             method = self.command
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(min(length, MAX_BODY_BYTES)) if length else b""
-            fault = emulator._next_fault(method)
+            path = self.path.split("?", 1)[0]
+            fault = emulator._next_fault(method, path)
             delay = emulator.latency + (fault.delay if fault else 0.0)
             if delay:
                 time.sleep(delay)
             if fault and fault.drop:
                 # Hang up without an answer, as a proxy or a crashed server would.
-                self.close_connection = True
-                self.connection.shutdown(socket.SHUT_RDWR)
+                self._hang_up()
                 return
             if fault and fault.status is not None:
                 body = (
@@ -352,10 +508,32 @@ def _make_handler(emulator: UseapiEmulator) -> type[BaseHTTPRequestHandler]:
             except ValueError:
                 parsed = "<not json>"
             authorized = self.headers.get("Authorization") == f"Bearer {emulator.token}"
-            path = self.path.split("?", 1)[0]
             status, answer = emulator.handle(method, path, authorized, parsed)
-            payload = b"" if answer is None else json.dumps(answer).encode()
-            self._send(status, payload, "application/json", {})
+            content_type = "application/json"
+            if fault and fault.mutate is not None:
+                answer = fault.mutate(answer)
+                content_type = fault.content_type
+            if isinstance(answer, bytes):
+                payload = answer
+            else:
+                payload = b"" if answer is None else json.dumps(answer).encode()
+            if fault and fault.lose_answer:
+                self._hang_up()
+                return
+            if fault and fault.truncate:
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload[: len(payload) // 2])
+                self.wfile.flush()
+                self._hang_up()
+                return
+            self._send(status, payload, content_type, {})
+
+        def _hang_up(self) -> None:
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
 
         def _send(
             self, status: int, body: bytes, content_type: str, headers: dict[str, str]

@@ -1,0 +1,75 @@
+"""What the stack reports per account: the output summary and the session-expiry warning.
+
+useapi.net signs in to PixVerse for each account and refreshes the session itself; a session
+that has expired (or is about to) usually means a changed password or a locked account, which
+a team wants to see in the `pulumi up` output before generations start failing. Pure
+functions, so the wording and the threshold are tested without Pulumi.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+USERNAME = "Username"
+EXPIRE_TIME_UTC = "ExpireTimeUTC"
+EXPIRE_TIME = "ExpireTime"
+MAX_JOBS_OUT = "maxJobs"
+
+
+def account_summary(jwt: Mapping[str, Any] | None, max_jobs: Any) -> dict[str, Any]:
+    """The `accounts[email]` stack output: nothing secret, only what a reviewer needs."""
+    jwt = jwt or {}
+    return {
+        USERNAME: str(jwt.get(USERNAME) or ""),
+        EXPIRE_TIME_UTC: str(jwt.get(EXPIRE_TIME_UTC) or ""),
+        MAX_JOBS_OUT: int(max_jobs) if isinstance(max_jobs, (int, float)) else max_jobs,
+    }
+
+
+def expires_at(jwt: Mapping[str, Any] | None) -> datetime | None:
+    """The session's expiry from `ExpireTime` (epoch seconds), else `ExpireTimeUTC`."""
+    if not jwt:
+        return None
+    epoch = jwt.get(EXPIRE_TIME)
+    if isinstance(epoch, (int, float)) and not isinstance(epoch, bool):
+        return datetime.fromtimestamp(float(epoch), tz=timezone.utc)
+    text = jwt.get(EXPIRE_TIME_UTC)
+    if isinstance(text, str) and text:
+        try:
+            parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    return None
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def session_warning(
+    email: str, jwt: Mapping[str, Any] | None, now: datetime, warn_days: float
+) -> str | None:
+    """A warning naming the email and the time when the session has expired or expires
+    within `warn_days`; None when it is healthy."""
+    if not jwt:
+        return f"{email}: useapi.net holds no PixVerse session for this account"
+    expiry = expires_at(jwt)
+    if expiry is None:
+        return f"{email}: the PixVerse session's expiry time is unreadable"
+    if expiry <= now:
+        return (
+            f"{email}: the PixVerse session expired at {_stamp(expiry)}; check the account's "
+            "password, then run `pulumi up` again"
+        )
+    if expiry <= now + timedelta(days=warn_days):
+        left = expiry - now
+        hours = left.total_seconds() / 3600
+        within = f"{hours / 24:.1f} days" if hours >= 24 else f"{hours:.1f} hours"
+        return (
+            f"{email}: the PixVerse session expires at {_stamp(expiry)} (in {within}, "
+            f"within jwtWarnDays={warn_days:g})"
+        )
+    return None

@@ -1,0 +1,328 @@
+"""The client's retry policy and error wording, over real sockets to the emulator.
+
+What is retried (429 with Retry-After, 5xx, dropped connections, read timeouts on POST too),
+what never is (400, 401, 413), how long a call may take, and that every failure, malformed
+answers included, is one UseapiError that names the account, the URL or status, and what
+to do — with nothing chained under it that could carry the request's headers or body.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from provider.settings import ProviderSettings
+from provider.useapi_client import (
+    RETRY_AFTER_MAX_SECONDS,
+    UseapiClient,
+    UseapiError,
+    UseapiRetry,
+    backoff_schedule,
+    worst_case_seconds,
+)
+from useapi_emulator import MALFORMED, Fault, UseapiEmulator
+
+from .helpers import PASSWORD_SENTINEL, TOKEN_SENTINEL
+
+EMAIL = "ops@example.com"
+ClientFactory = Callable[..., UseapiClient]
+
+
+@pytest.fixture
+def make_client(emulator: UseapiEmulator) -> Iterator[ClientFactory]:
+    clients: list[UseapiClient] = []
+
+    def make(
+        timeout: float = 1.0, max_retries: int = 3, base_url: str | None = None
+    ) -> UseapiClient:
+        client = UseapiClient(
+            ProviderSettings(
+                token=emulator.token,
+                base_url=base_url or emulator.base_url,
+                timeout=timeout,
+                max_retries=max_retries,
+            )
+        )
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.close()
+
+
+def _error(call: Callable[[], object]) -> UseapiError:
+    with pytest.raises(UseapiError) as caught:
+        call()
+    error = caught.value
+    # Nothing chained: requests' exceptions hold the prepared request (headers, body).
+    assert error.__cause__ is None and error.__context__ is None
+    for secret in (PASSWORD_SENTINEL, TOKEN_SENTINEL):
+        assert secret not in str(error) and secret not in repr(error)
+    return error
+
+
+# -- the retry policy -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("status", [429, 500, 502, 503, 504])
+def test_each_transient_status_is_retried(
+    make_client: ClientFactory, emulator: UseapiEmulator, status: int
+) -> None:
+    emulator.fail_next("POST", status)
+    assert make_client().put_account(EMAIL, PASSWORD_SENTINEL, 3).max_jobs == 3
+    assert emulator.attempts("POST") == 2
+
+
+@pytest.mark.parametrize("status", [400, 401, 403, 413])
+def test_client_errors_are_never_retried_even_with_retry_after(
+    make_client: ClientFactory, emulator: UseapiEmulator, status: int
+) -> None:
+    emulator.fail_next("POST", status, retry_after="1")
+    error = _error(lambda: make_client().put_account(EMAIL, PASSWORD_SENTINEL, 3))
+    assert error.status == status and emulator.attempts() == 1
+
+
+def test_retry_after_is_honoured_and_reported(
+    make_client: ClientFactory, emulator: UseapiEmulator
+) -> None:
+    emulator.fail_next("GET", 429, times=2, retry_after="1")
+    client = make_client(max_retries=1)
+    started = time.monotonic()
+    error = _error(lambda: client.get_account(EMAIL))
+    elapsed = time.monotonic() - started
+    assert 1.0 <= elapsed < 3.0  # the Retry-After, not the (zero) first backoff
+    assert error.status == 429 and "after 2 attempts over 1." in str(error)
+    assert "rate limiting" in str(error) and "useapi:maxRetries" in str(error)
+
+
+@pytest.mark.parametrize(
+    ("header", "seconds"),
+    [
+        ("2", 2.0),
+        ("  7 ", 7.0),
+        ("86400", float(RETRY_AFTER_MAX_SECONDS)),  # a day is capped
+        ("Wed, 21 Oct 2015 07:28:00 GMT", 0.0),  # in the past: no wait
+        ("soon", 0.0),  # garbage: back off instead of failing the call
+        ("-5", 0.0),
+        ("9" * 5000, 0.0),  # too many digits for int(): backoff, not a ValueError
+        ("Mon, 99 Foo 99999 99:99:99 GMT", 0.0),
+    ],
+)
+def test_retry_after_parsing_is_capped_and_never_raises(header: str, seconds: float) -> None:
+    retry = UseapiRetry(retry_after_max=RETRY_AFTER_MAX_SECONDS)
+    assert retry.parse_retry_after(header) == seconds
+
+
+def test_a_garbage_retry_after_still_retries(
+    make_client: ClientFactory, emulator: UseapiEmulator
+) -> None:
+    emulator.fail_next("GET", 503, retry_after="in a while")
+    assert make_client().get_account(EMAIL) is None
+    assert emulator.attempts("GET") == 2
+
+
+def test_a_read_timeout_on_post_is_retried(
+    make_client: ClientFactory, emulator: UseapiEmulator
+) -> None:
+    emulator.delay_next("POST", 1.5)
+    client = make_client(timeout=0.3)
+    assert client.put_account(EMAIL, PASSWORD_SENTINEL, 3).max_jobs == 3
+    assert [kind for _, _, kind in emulator.faults_served] == ["delay"]
+
+
+@pytest.mark.parametrize("method", ["GET", "POST", "DELETE"])
+def test_a_dropped_connection_is_retried_for_every_method(
+    make_client: ClientFactory, emulator: UseapiEmulator, method: str
+) -> None:
+    client = make_client()
+    client.put_account(EMAIL, PASSWORD_SENTINEL, 3)
+    emulator.drop_next(method, times=2)
+    calls: dict[str, Callable[[], object]] = {
+        "GET": lambda: client.get_account(EMAIL),
+        "POST": lambda: client.put_account(EMAIL, PASSWORD_SENTINEL, 3),
+        "DELETE": lambda: client.delete_account(EMAIL),
+    }
+    assert calls[method]()
+    assert emulator.attempts(method) == 3 + (method == "POST")
+
+
+def test_drops_beyond_the_retries_say_so(
+    make_client: ClientFactory, emulator: UseapiEmulator
+) -> None:
+    emulator.drop_next("POST", times=2)
+    error = _error(lambda: make_client(max_retries=1).put_account(EMAIL, PASSWORD_SENTINEL, 3))
+    text = str(error)
+    assert "dropped" in text and "2 attempt(s)" in text and EMAIL in text
+    assert "upsert" in text  # running again is safe, and the message says so
+    assert error.status is None and error.email == EMAIL
+
+
+# -- bounded time ---------------------------------------------------------------------------
+
+
+def test_the_worst_case_is_attempts_times_timeout_plus_backoff() -> None:
+    assert backoff_schedule(4) == [0.0, 1.0, 2.0, 4.0]
+    assert max(backoff_schedule(20)) == 8.0  # capped
+    settings = ProviderSettings(token="-", timeout=0.5, max_retries=3)
+    assert worst_case_seconds(settings) == 4 * 0.5 + 3.0
+    assert worst_case_seconds(settings, retry_after=True) == 4 * 0.5 + 3 * 60
+    # The defaults: 5 attempts of 30 s and 7 s of backoff.
+    default = ProviderSettings(token="-")
+    assert worst_case_seconds(default) == 5 * 30 + 7
+
+
+@pytest.fixture
+def silent_server() -> Iterator[str]:
+    """Accepts connections and never answers."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(16)
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}/v2"
+
+
+def test_a_silent_server_fails_within_the_worst_case(
+    make_client: ClientFactory, silent_server: str
+) -> None:
+    client = make_client(timeout=0.3, max_retries=2, base_url=silent_server)
+    started = time.monotonic()
+    error = _error(lambda: client.put_account(EMAIL, PASSWORD_SENTINEL, 3))
+    elapsed = time.monotonic() - started
+    bound = worst_case_seconds(ProviderSettings(token="-", timeout=0.3, max_retries=2))
+    assert 3 * 0.3 <= elapsed <= bound + 0.5, (elapsed, bound)
+    text = str(error)
+    assert f"{silent_server}/pixverse/accounts/ops%40example.com" in text
+    assert "no answer within the 0.3s timeout" in text and "3 attempt(s) over" in text
+    assert "useapi:timeout" in text
+
+
+def test_one_attempt_is_bounded_connect_and_read_together(
+    make_client: ClientFactory, emulator: UseapiEmulator
+) -> None:
+    emulator.delay_next("GET", 3)
+    client = make_client(timeout=0.4, max_retries=0)
+    started = time.monotonic()
+    _error(lambda: client.get_account(EMAIL))
+    assert time.monotonic() - started < 0.4 + 0.3
+
+
+def test_nothing_listening_is_could_not_connect_not_a_timeout(
+    make_client: ClientFactory,
+) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # closed again: nothing listens there
+    client = make_client(max_retries=0, base_url=f"http://127.0.0.1:{port}/v2")
+    text = str(_error(lambda: client.get_account(EMAIL)))
+    assert "could not connect" in text and "useapi:baseUrl" in text and "timeout" not in text
+
+
+# -- answers that are not what the API sends --------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", sorted(set(MALFORMED) - {"html-502", "html-404"}))
+def test_a_malformed_answer_to_post_is_one_clear_error(
+    make_client: ClientFactory, emulator: UseapiEmulator, kind: str
+) -> None:
+    emulator.malformed_next("POST", kind)
+    error = _error(lambda: make_client().put_account(EMAIL, PASSWORD_SENTINEL, 3))
+    text = str(error)
+    assert "malformed answer" in text and EMAIL in text and "useapi:baseUrl" in text
+    assert error.status in (200, 201) and error.email == EMAIL
+
+
+@pytest.mark.parametrize("kind", sorted(set(MALFORMED) - {"html-502", "missing-jwt"}))
+def test_a_malformed_answer_to_get_is_one_clear_error(
+    make_client: ClientFactory, emulator: UseapiEmulator, kind: str
+) -> None:
+    client = make_client()
+    client.put_account(EMAIL, PASSWORD_SENTINEL, 3)
+    emulator.malformed_next("GET", kind)
+    assert "malformed answer" in str(_error(lambda: client.get_account(EMAIL)))
+
+
+def test_a_read_without_a_session_is_accepted(
+    make_client: ClientFactory, emulator: UseapiEmulator
+) -> None:
+    """Refresh must not fail because useapi.net holds no session right now; POST must."""
+    client = make_client()
+    client.put_account(EMAIL, PASSWORD_SENTINEL, 3)
+    emulator.malformed_next("GET", "missing-jwt")
+    account = client.get_account(EMAIL)
+    assert account is not None and account.jwt is None
+
+
+def test_an_html_error_page_from_a_gateway_is_retried_then_described(
+    make_client: ClientFactory, emulator: UseapiEmulator
+) -> None:
+    emulator.malformed_next("GET", "html-502", times=2)
+    error = _error(lambda: make_client(max_retries=1).list_accounts())
+    assert error.status == 502
+    assert "not JSON (text/html" in str(error) and "<html" not in str(error).lower()
+
+
+def test_a_truncated_answer_is_a_clear_error(
+    make_client: ClientFactory, emulator: UseapiEmulator
+) -> None:
+    emulator.inject("POST", Fault(truncate=True))
+    text = str(_error(lambda: make_client().put_account(EMAIL, PASSWORD_SENTINEL, 3)))
+    assert "dropped before a full answer" in text and "upsert" in text
+
+
+def test_a_redirect_is_not_followed(make_client: ClientFactory, emulator: UseapiEmulator) -> None:
+    """Following it would turn POST into GET and make an update look applied."""
+    emulator.inject("POST", Fault(status=301, body=b""))
+    error = _error(lambda: make_client().put_account(EMAIL, PASSWORD_SENTINEL, 3))
+    assert error.status == 301 and "useapi:baseUrl" in str(error)
+    assert emulator.attempts() == 1 and emulator.accounts == {}
+
+
+def test_an_api_that_echoes_the_password_is_redacted(
+    make_client: ClientFactory, emulator: UseapiEmulator
+) -> None:
+    text = f"login failed for password {PASSWORD_SENTINEL}, token {TOKEN_SENTINEL}"
+    echoed = json.dumps({"error": text, "code": 400}).encode()
+    emulator.inject("POST", Fault(status=400, body=echoed))
+    error = _error(lambda: make_client().put_account(EMAIL, PASSWORD_SENTINEL, 3))
+    assert error.api_error is not None and "[secret]" in error.api_error
+    assert PASSWORD_SENTINEL not in error.api_error and TOKEN_SENTINEL not in error.api_error
+
+
+def test_an_echoed_password_with_quotes_and_unicode_is_redacted(
+    make_client: ClientFactory, emulator: UseapiEmulator
+) -> None:
+    password = 'pw "quoted" SENTINEL/ü'
+    echoed = b'{"error": "bad password pw \\"quoted\\" SENTINEL/\\u00fc"}'
+    emulator.inject("POST", Fault(status=400, body=echoed))
+    error = _error(lambda: make_client().put_account(EMAIL, password, 3))
+    assert "SENTINEL" not in str(error)
+
+
+@pytest.mark.parametrize("call", ["get", "list", "delete"])
+def test_a_404_page_that_is_not_the_api_is_not_read_as_gone(
+    make_client: ClientFactory, emulator: UseapiEmulator, call: str
+) -> None:
+    """A mistyped base URL must not make refresh drop every account, nor destroy "succeed"."""
+    client = make_client()
+    client.put_account(EMAIL, PASSWORD_SENTINEL, 3)
+    emulator.malformed_next("DELETE" if call == "delete" else "GET", "html-404")
+    calls: dict[str, Callable[[], object]] = {
+        "get": lambda: client.get_account(EMAIL),
+        "list": client.list_accounts,
+        "delete": lambda: client.delete_account(EMAIL),
+    }
+    error = _error(calls[call])
+    assert error.status == 404 and "useapi:baseUrl" in str(error)
+    assert "not JSON (text/html" in str(error)
+    assert EMAIL in emulator.accounts
+
+
+def test_the_apis_own_404_still_means_gone(make_client: ClientFactory) -> None:
+    client = make_client()
+    assert client.get_account(EMAIL) is None
+    assert client.list_accounts() == {}
+    assert client.delete_account(EMAIL) is False

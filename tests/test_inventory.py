@@ -1,0 +1,291 @@
+"""The inventory rules and the session report, without Pulumi (pure functions)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from provider.inventory import (
+    DEFAULT_WARN_DAYS,
+    AccountSecrets,
+    DesiredAccount,
+    InventoryError,
+    pair_secrets,
+    parse_accounts,
+    parse_warn_days,
+)
+from provider.sessions import account_summary, expires_at, session_warning
+
+from .helpers import PASSWORD_SENTINEL, SESSION_TOKEN_SENTINEL
+
+ACCOUNTS = {"ops@example.com": {"maxJobs": 3}, "render@example.com": {"maxJobs": 5.0}}
+
+
+def problems_of(raw: Any) -> list[str]:
+    with pytest.raises(InventoryError) as info:
+        parse_accounts(raw)
+    return info.value.problems
+
+
+# -- accounts -------------------------------------------------------------------------------
+
+
+def test_accounts_become_sorted_desired_accounts_with_int_max_jobs() -> None:
+    assert parse_accounts(ACCOUNTS) == [
+        DesiredAccount("ops@example.com", 3),
+        DesiredAccount("render@example.com", 5),
+    ]
+    assert isinstance(parse_accounts(ACCOUNTS)[1].max_jobs, int)
+
+
+def test_an_empty_inventory_is_allowed() -> None:
+    assert parse_accounts({}) == []
+
+
+@pytest.mark.parametrize("raw", [None, [], "ops@example.com", 3])
+def test_accounts_must_be_a_map(raw: Any) -> None:
+    assert "must be a map of email" in problems_of(raw)[0]
+
+
+@pytest.mark.parametrize(
+    ("entry", "rule"),
+    [
+        ({"maxJobs": 0}, "maxJobs must be an integer from 1 to 8, got 0"),
+        ({"maxJobs": 9}, "maxJobs must be an integer from 1 to 8, got 9"),
+        ({"maxJobs": 2.5}, "maxJobs must be an integer from 1 to 8"),
+        ({"maxJobs": "3"}, "maxJobs must be an integer from 1 to 8, got str"),
+        ({"maxJobs": True}, "maxJobs must be an integer from 1 to 8, got bool"),
+        ({}, "maxJobs is required"),
+        (3, "entry must be a map"),
+        (None, "entry must be a map"),
+    ],
+)
+def test_a_bad_entry_is_named_by_its_email(entry: Any, rule: str) -> None:
+    problems = problems_of({"ops@example.com": entry})
+    assert len(problems) == 1
+    assert problems[0].startswith(f"ops@example.com: {rule}")
+
+
+def test_a_typo_in_an_entry_key_is_not_silently_ignored() -> None:
+    problems = problems_of({"ops@example.com": {"maxJobs": 3, "maxjobs": 4}})
+    assert problems == ["ops@example.com: unknown key(s) maxjobs; allowed: maxJobs"]
+
+
+@pytest.mark.parametrize("email", ["not-an-email", "a@b", "a b@example.com", "@example.com"])
+def test_an_invalid_email_is_named(email: str) -> None:
+    problems = problems_of({email: {"maxJobs": 1}})
+    assert problems[0].startswith(f"{email}: email must be an address")
+
+
+def test_emails_differing_only_in_case_are_one_account_twice() -> None:
+    problems = problems_of({"ops@example.com": {"maxJobs": 1}, "Ops@Example.com": {"maxJobs": 2}})
+    assert len(problems) == 1
+    assert "Ops@Example.com" in problems[0] and "ops@example.com" in problems[0]
+    assert "differ only in case" in problems[0]
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    problems = problems_of({"a@example.com": {"maxJobs": 0}, "b@example.com": {}, "bad": {}})
+    assert [p.split(":", 1)[0] for p in problems] == ["a@example.com", "b@example.com", "bad"]
+
+
+@given(
+    st.dictionaries(
+        st.one_of(st.text(max_size=30), st.integers(), st.booleans()),
+        st.one_of(
+            st.none(),
+            st.integers(),
+            st.dictionaries(
+                st.sampled_from(["maxJobs", "maxjobs", "x"]),
+                st.one_of(st.integers(-2, 12), st.floats(), st.text(max_size=3), st.none()),
+            ),
+        ),
+        max_size=6,
+    )
+)
+def test_any_yaml_shaped_inventory_is_accepted_or_rejected_cleanly(raw: dict[Any, Any]) -> None:
+    """YAML allows keys that are numbers or booleans and values of any type: the result is
+    either valid accounts or an InventoryError, never a crash."""
+    try:
+        accounts = parse_accounts(raw)
+    except InventoryError as exc:
+        assert exc.problems
+    else:
+        assert all(1 <= a.max_jobs <= 8 and isinstance(a.max_jobs, int) for a in accounts)
+        assert len({a.email.casefold() for a in accounts}) == len(accounts)
+
+
+# -- secrets --------------------------------------------------------------------------------
+
+DESIRED = parse_accounts(ACCOUNTS)
+PASSWORDS = {"ops@example.com": PASSWORD_SENTINEL, "render@example.com": PASSWORD_SENTINEL + "2"}
+
+
+def secret_problems(passwords: Any, tokens: Any = None) -> list[str]:
+    with pytest.raises(InventoryError) as info:
+        pair_secrets(DESIRED, passwords, tokens)
+    for problem in info.value.problems:
+        assert PASSWORD_SENTINEL not in problem and SESSION_TOKEN_SENTINEL not in problem
+    assert PASSWORD_SENTINEL not in str(info.value)
+    return info.value.problems
+
+
+def test_each_account_gets_its_password_and_optional_token() -> None:
+    paired = pair_secrets(DESIRED, PASSWORDS, {"render@example.com": SESSION_TOKEN_SENTINEL})
+    assert paired == {
+        "ops@example.com": AccountSecrets(PASSWORD_SENTINEL, None),
+        "render@example.com": AccountSecrets(PASSWORD_SENTINEL + "2", SESSION_TOKEN_SENTINEL),
+    }
+    assert PASSWORD_SENTINEL not in repr(paired)
+    assert SESSION_TOKEN_SENTINEL not in repr(paired)
+
+
+def test_an_empty_token_means_no_token() -> None:
+    paired = pair_secrets(DESIRED, PASSWORDS, {"ops@example.com": ""})
+    assert paired["ops@example.com"].token is None
+
+
+def test_an_account_without_a_password_says_how_to_set_it() -> None:
+    problems = secret_problems({"ops@example.com": PASSWORD_SENTINEL})
+    assert problems == [
+        "render@example.com: has no password in `pixverse-accounts:passwords`; set it with "
+        "pulumi config set --secret --path 'passwords[\"render@example.com\"]'"
+    ]
+
+
+def test_no_password_map_at_all_names_every_account() -> None:
+    problems = secret_problems(None)
+    assert [p.split(":", 1)[0] for p in problems] == ["ops@example.com", "render@example.com"]
+
+
+def test_a_password_without_an_account_is_named() -> None:
+    problems = secret_problems({**PASSWORDS, "ghost@example.com": PASSWORD_SENTINEL})
+    assert problems == [
+        "ghost@example.com: has a password in `pixverse-accounts:passwords` but no account in "
+        "`pixverse-accounts:accounts`"
+    ]
+
+
+def test_a_token_without_an_account_is_named() -> None:
+    problems = secret_problems(PASSWORDS, {"ghost@example.com": SESSION_TOKEN_SENTINEL})
+    assert problems[0].startswith("ghost@example.com: has a token in `pixverse-accounts:tokens`")
+
+
+def test_a_password_whose_email_differs_in_case_gets_a_hint() -> None:
+    problems = secret_problems(
+        {"OPS@example.com": PASSWORD_SENTINEL, "render@example.com": PASSWORD_SENTINEL}
+    )
+    assert "did you mean ops@example.com?" in problems[0]
+    assert problems[1].startswith("ops@example.com: has no password")
+
+
+@pytest.mark.parametrize(
+    ("password", "rule"),
+    [("", "password must not be empty"), (3, "password must be a string, got int")],
+)
+def test_a_bad_password_is_named_without_its_value(password: Any, rule: str) -> None:
+    problems = secret_problems({**PASSWORDS, "ops@example.com": password})
+    assert problems == [f"ops@example.com: {rule}"]
+
+
+def test_a_secret_map_that_is_not_a_map_is_rejected() -> None:
+    assert "must be a map of email" in secret_problems(PASSWORD_SENTINEL)[0]
+
+
+@given(
+    passwords=st.dictionaries(
+        st.text(min_size=0, max_size=20), st.one_of(st.text(max_size=30), st.none(), st.integers())
+    ),
+    tokens=st.one_of(
+        st.none(), st.dictionaries(st.text(max_size=20), st.one_of(st.text(), st.none()))
+    ),
+)
+def test_hostile_secret_maps_fail_cleanly_and_never_quote_a_value(
+    passwords: dict[str, Any], tokens: dict[str, Any] | None
+) -> None:
+    marked = {email: f"{PASSWORD_SENTINEL}{value}" for email, value in passwords.items()}
+    try:
+        paired = pair_secrets(DESIRED, marked, tokens)
+    except InventoryError as exc:
+        assert PASSWORD_SENTINEL not in str(exc)
+    else:
+        assert set(paired) == {"ops@example.com", "render@example.com"}
+
+
+# -- jwtWarnDays ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "days"), [(None, DEFAULT_WARN_DAYS), ("", 7), ("14", 14), (3, 3), ("0.5", 0.5)]
+)
+def test_warn_days(raw: Any, days: float) -> None:
+    assert parse_warn_days(raw) == days
+
+
+@pytest.mark.parametrize("raw", ["-1", "soon", "nan", "inf", True])
+def test_bad_warn_days_are_rejected(raw: Any) -> None:
+    with pytest.raises(InventoryError, match="jwtWarnDays"):
+        parse_warn_days(raw)
+
+
+# -- the session report ----------------------------------------------------------------------
+
+NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)
+
+
+def jwt_at(moment: datetime) -> dict[str, Any]:
+    return {
+        "AccountId": 1,
+        "ExpireTime": int(moment.timestamp()),
+        "ExpireTimeUTC": moment.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+        "Username": "ops",
+    }
+
+
+def test_the_summary_holds_username_expiry_and_max_jobs_only() -> None:
+    jwt = {**jwt_at(NOW), "token": "eyJ…secured…"}
+    assert account_summary(jwt, 3.0) == {
+        "Username": "ops",
+        "ExpireTimeUTC": "2026-01-01T00:00:00.000Z",
+        "maxJobs": 3,
+    }
+    assert account_summary(None, 2) == {"Username": "", "ExpireTimeUTC": "", "maxJobs": 2}
+
+
+def test_a_healthy_session_does_not_warn() -> None:
+    assert session_warning("ops@example.com", jwt_at(NOW + timedelta(days=8)), NOW, 7) is None
+
+
+def test_a_session_expiring_within_the_window_warns_with_email_and_time() -> None:
+    warning = session_warning("ops@example.com", jwt_at(NOW + timedelta(days=2)), NOW, 7)
+    assert warning == (
+        "ops@example.com: the PixVerse session expires at 2026-01-03 00:00:00 UTC "
+        "(in 2.0 days, within jwtWarnDays=7)"
+    )
+    soon = session_warning("ops@example.com", jwt_at(NOW + timedelta(hours=5)), NOW, 7)
+    assert soon is not None and "in 5.0 hours" in soon
+
+
+def test_an_expired_session_warns_with_email_and_time() -> None:
+    warning = session_warning("ops@example.com", jwt_at(NOW - timedelta(days=1)), NOW, 7)
+    assert warning is not None
+    assert warning.startswith("ops@example.com: the PixVerse session expired at 2025-12-31")
+
+
+def test_zero_warn_days_warns_only_for_expired_sessions() -> None:
+    assert session_warning("a@example.com", jwt_at(NOW + timedelta(minutes=1)), NOW, 0) is None
+    assert session_warning("a@example.com", jwt_at(NOW), NOW, 0) is not None
+
+
+def test_no_session_or_an_unreadable_expiry_warns() -> None:
+    assert "no PixVerse session" in str(session_warning("a@example.com", None, NOW, 7))
+    unreadable = {"ExpireTimeUTC": "tomorrow", "Username": "a"}
+    assert "unreadable" in str(session_warning("a@example.com", unreadable, NOW, 7))
+
+
+def test_expiry_falls_back_to_the_iso_time() -> None:
+    assert expires_at({"ExpireTimeUTC": "2026-01-02T00:00:00.000Z"}) == NOW + timedelta(days=1)
