@@ -268,6 +268,13 @@ class UseapiClient:
         # credentials for the bearer token, while proxies and CA bundles still apply.
         self._session.auth = _BearerAuth(settings.token)
         self._session.headers["Accept"] = "application/json"
+        # Proxy and CA-bundle settings come from the environment, which requests would re-read
+        # in full on every call (about a third of our CPU per call in the benchmark). Every call
+        # goes to one host, so resolve them once, for that host, and stop the per-call lookups.
+        env = self._session.merge_environment_settings(settings.base_url, {}, None, None, None)
+        self._session.proxies.update(env["proxies"])
+        self._session.verify = env["verify"]
+        self._session.trust_env = False
         self._lock = threading.Lock()
         self.requests_sent = 0
 

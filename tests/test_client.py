@@ -133,3 +133,35 @@ def test_a_slow_server_fails_within_the_budget(emulator: UseapiEmulator) -> None
 
 def test_repr_holds_no_token(client: UseapiClient) -> None:
     assert TOKEN_SENTINEL not in repr(client)
+
+
+def test_proxy_settings_come_from_the_environment_once(
+    emulator: UseapiEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Resolved when the client is built (not re-read per call), and still honoured."""
+    monkeypatch.setenv("HTTP_PROXY", emulator.root_url)  # the emulator plays a forward proxy
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    api = UseapiClient(
+        ProviderSettings(token=emulator.token, base_url="http://useapi.invalid/v2", timeout=5)
+    )
+    monkeypatch.delenv("HTTP_PROXY")
+    try:
+        assert api.put_account("ops@example.com", PASSWORD_SENTINEL, 3).max_jobs == 3
+    finally:
+        api.close()
+    assert emulator.calls("POST")[0].path == "/v2/pixverse/accounts/ops%40example.com"
+
+
+def test_no_proxy_bypasses_the_proxy(
+    emulator: UseapiEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # nothing listens there
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    api = UseapiClient(
+        ProviderSettings(token=emulator.token, base_url=emulator.base_url, timeout=5, max_retries=0)
+    )
+    try:
+        assert api.get_account("ops@example.com") is None
+    finally:
+        api.close()

@@ -26,7 +26,7 @@ from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 
 API_PREFIX = "/v2/pixverse/accounts"
 MASKED_PASSWORD = "…secured…"
@@ -483,7 +483,8 @@ def _make_handler(emulator: UseapiEmulator) -> type[BaseHTTPRequestHandler]:
             method = self.command
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(min(length, MAX_BODY_BYTES)) if length else b""
-            path = self.path.split("?", 1)[0]
+            # A request through a forward proxy names the absolute URL: keep only its path.
+            path = urlsplit(self.path).path if "://" in self.path else self.path.split("?", 1)[0]
             fault = emulator._next_fault(method, path)
             delay = emulator.latency + (fault.delay if fault else 0.0)
             if delay:
