@@ -3,24 +3,16 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
 from typing import Any
 
 import pulumi
 import pytest
 from pulumi.runtime import rpc
-from pulumi.runtime.mocks import MockMonitor
 
 from provider import PixVerseAccount
 
 from .helpers import PASSWORD_SENTINEL, SESSION_TOKEN_SENTINEL
-
-JWT = {
-    "AccountId": 66778899,
-    "ExpireTime": 1767225194,
-    "ExpireTimeUTC": "2026-01-01T00:33:14.000Z",
-    "Username": "pixuser",
-}
+from .mock_support import JWT, RecordingMonitor, install_recording_mocks
 
 
 def _secretness(output: pulumi.Output[Any]) -> pulumi.Output[bool]:
@@ -28,40 +20,9 @@ def _secretness(output: pulumi.Output[Any]) -> pulumi.Output[bool]:
     return pulumi.Output.from_input(output.is_secret())
 
 
-class EchoMocks(pulumi.runtime.Mocks):
-    """Answers as a successful create would: the inputs back, plus the session block."""
-
-    def new_resource(
-        self, args: pulumi.runtime.MockResourceArgs
-    ) -> tuple[str | None, dict[str, Any]]:
-        return args.inputs["email"], {**args.inputs, "jwt": JWT}
-
-    def call(
-        self, args: pulumi.runtime.MockCallArgs
-    ) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
-        return {}, None
-
-
-class RecordingMonitor(MockMonitor):
-    """Keeps each RegisterResource request as the engine would receive it."""
-
-    def __init__(self, mocks: pulumi.runtime.Mocks) -> None:
-        super().__init__(mocks)
-        self.requests: list[Any] = []
-
-    def RegisterResource(self, request: Any) -> Any:
-        self.requests.append(request)
-        return super().RegisterResource(request)
-
-
 @pytest.fixture
-def monitor() -> Iterator[RecordingMonitor]:
-    mocks = EchoMocks()
-    recording = RecordingMonitor(mocks)
-    pulumi.runtime.set_mocks(
-        mocks, project="pixverse-accounts", stack="test", preview=False, monitor=recording
-    )
-    yield recording
+def monitor() -> RecordingMonitor:
+    return install_recording_mocks()
 
 
 def _registered(monitor: RecordingMonitor) -> Any:

@@ -24,7 +24,6 @@ from pulumi.dynamic import ConfigureRequest
 from pulumi.dynamic.config import Config
 from pulumi.dynamic.dynamic import serialize_provider
 from pulumi.runtime import rpc
-from pulumi.runtime.mocks import MockMonitor
 from pulumi.runtime.settings import get_root_resource
 
 from provider import PixVerseAccount, PixVerseAccountProvider
@@ -40,6 +39,7 @@ from .helpers import (
     TOKEN_SENTINEL,
     account_inputs,
 )
+from .mock_support import EchoMocks, RecordingMonitor, install_recording_mocks
 from .reliability_support import (
     ENGINE_SECRET_KEYS,
     SimulatedStack,
@@ -271,36 +271,9 @@ def test_the_pickled_provider_holds_nothing_after_use(
 # -- the resource class marks what the engine must encrypt -------------------------------------
 
 
-class _EchoMocks(pulumi.runtime.Mocks):
-    def new_resource(
-        self, args: pulumi.runtime.MockResourceArgs
-    ) -> tuple[str | None, dict[str, Any]]:
-        return args.inputs["email"], dict(args.inputs)
-
-    def call(
-        self, args: pulumi.runtime.MockCallArgs
-    ) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
-        return {}, None
-
-
-class _RecordingMonitor(MockMonitor):
-    def __init__(self, mocks: pulumi.runtime.Mocks) -> None:
-        super().__init__(mocks)
-        self.requests: list[Any] = []
-
-    def RegisterResource(self, request: Any) -> Any:
-        self.requests.append(request)
-        return super().RegisterResource(request)
-
-
 @pytest.fixture
-def monitor() -> _RecordingMonitor:
-    mocks = _EchoMocks()
-    recording = _RecordingMonitor(mocks)
-    pulumi.runtime.set_mocks(
-        mocks, project="pixverse-accounts", stack="test", preview=False, monitor=recording
-    )
-    return recording
+def monitor() -> RecordingMonitor:
+    return install_recording_mocks()
 
 
 def _contains(value: Any, needle: str) -> bool:
@@ -308,7 +281,7 @@ def _contains(value: Any, needle: str) -> bool:
 
 
 @pulumi.runtime.test
-def test_every_property_carrying_a_secret_is_sent_as_a_secret(monitor: _RecordingMonitor) -> Any:
+def test_every_property_carrying_a_secret_is_sent_as_a_secret(monitor: RecordingMonitor) -> Any:
     accounts = [
         PixVerseAccount(OPS, email=OPS, password=PASSWORD_SENTINEL, max_jobs=3),
         PixVerseAccount(
@@ -339,7 +312,7 @@ def test_every_property_carrying_a_secret_is_sent_as_a_secret(monitor: _Recordin
 
 @pulumi.runtime.test
 def test_the_password_output_is_secret_even_from_a_plain_string(
-    monitor: _RecordingMonitor,
+    monitor: RecordingMonitor,
 ) -> Any:
     account = PixVerseAccount(OPS, email=OPS, password=PASSWORD_SENTINEL, max_jobs=3)
 
@@ -354,22 +327,18 @@ def _secretness(output: pulumi.Output[Any]) -> pulumi.Output[bool]:
     return pulumi.Output.from_input(output.is_secret())
 
 
-# -- stack outputs (the program lives on another branch until merged) -------------------------
+# -- stack outputs of the real program -----------------------------------------------------------
 
 PROGRAM = PROJECT_ROOT / "__main__.py"
 
 
-class _SessionMocks(_EchoMocks):
-    def new_resource(
-        self, args: pulumi.runtime.MockResourceArgs
-    ) -> tuple[str | None, dict[str, Any]]:
-        jwt = {
-            "AccountId": 1,
-            "ExpireTime": 4102444800,
-            "ExpireTimeUTC": "2100-01-01T00:00:00.000Z",
-            "Username": "pixuser",
-        }
-        return args.inputs.get("email"), {**args.inputs, "jwt": jwt}
+# A session far from expiry, so the program has no warning to print.
+FAR_SESSION = {
+    "AccountId": 1,
+    "ExpireTime": 4102444800,
+    "ExpireTimeUTC": "2100-01-01T00:00:00.000Z",
+    "Username": "pixuser",
+}
 
 
 @pytest.fixture
@@ -384,13 +353,12 @@ def program_config() -> Iterator[None]:
     }
     secret_keys = ["pixverse-accounts:passwords", "pixverse-accounts:tokens"]
     pulumi.runtime.set_all_config(config, secret_keys)
-    mocks = _SessionMocks()
+    mocks = EchoMocks(FAR_SESSION)
     pulumi.runtime.set_mocks(mocks, project="pixverse-accounts", stack="test", preview=False)
     yield
     pulumi.runtime.set_all_config({}, [])
 
 
-@pytest.mark.skipif(not PROGRAM.exists(), reason="__main__.py (the stack program) not here yet")
 @pulumi.runtime.test
 def test_stack_outputs_hold_no_secret(program_config: None) -> Any:
     runpy.run_path(str(PROGRAM), run_name="__main__")
