@@ -222,7 +222,8 @@ class PixVerseAccountProvider(ResourceProvider):
         client = self.client()
         if not account_cache.enabled():
             return client.get_account(email)
-        settings = self.settings()
+        # The client's own settings: resolving them again on every read would be wasted work.
+        settings = client.settings
         return account_cache.shared_cache(settings.base_url, settings.token).lookup(email, client)
 
     # -- delete -------------------------------------------------------------------------------

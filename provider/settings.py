@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .validation import describe
+
 DEFAULT_BASE_URL = "https://api.useapi.net/v2"
 # One HTTP attempt may take this long (connect and read). PixVerse logins behind POST can take
 # several seconds, so the default leaves room for them while a dead server still fails fast.
@@ -66,12 +68,6 @@ def _where(setting: Setting) -> str:
     return f"`{setting.key}` (stack config) or {setting.env} (environment)"
 
 
-def _shown(raw: str) -> str:
-    """A setting's value for an error message, cut short: it may be anything at all."""
-    text = repr(raw)
-    return text if len(text) <= 80 else text[:77] + "..."
-
-
 def _parse_timeout(raw: str | None) -> float:
     if raw is None:
         return DEFAULT_TIMEOUT
@@ -82,7 +78,7 @@ def _parse_timeout(raw: str | None) -> float:
     if not math.isfinite(value) or not 0 < value <= MAX_TIMEOUT:
         raise SettingsError(
             f"{_where(TIMEOUT)} must be a positive number of seconds up to {MAX_TIMEOUT:g}, "
-            f"got {_shown(raw)}"
+            f"got {describe(raw)}"
         )
     return value
 
@@ -97,7 +93,7 @@ def _parse_max_retries(raw: str | None) -> int:
     if not value.is_integer() or not 0 <= value <= MAX_RETRIES_LIMIT:
         raise SettingsError(
             f"{_where(MAX_RETRIES)} must be a whole number from 0 to {MAX_RETRIES_LIMIT}, "
-            f"got {_shown(raw)}"
+            f"got {describe(raw)}"
         )
     return int(value)
 
@@ -106,7 +102,7 @@ def _parse_base_url(raw: str | None) -> str:
     if raw is None:
         return DEFAULT_BASE_URL
     if not raw.startswith(("http://", "https://")):
-        raise SettingsError(f"{_where(BASE_URL)} must be an http(s) URL, got {_shown(raw)}")
+        raise SettingsError(f"{_where(BASE_URL)} must be an http(s) URL, got {describe(raw)}")
     return raw.rstrip("/")
 
 

@@ -281,6 +281,11 @@ class UseapiClient:
     def __repr__(self) -> str:
         return f"UseapiClient(base_url={self._settings.base_url!r})"
 
+    @property
+    def settings(self) -> ProviderSettings:
+        """The settings this client was built with (its API root and token among them)."""
+        return self._settings
+
     def close(self) -> None:
         self._session.close()
 

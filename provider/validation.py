@@ -24,7 +24,7 @@ _EMAIL = re.compile(
 )
 
 
-def _describe(value: Any) -> str:
+def describe(value: Any) -> str:
     """A short, printable description of a non-secret value for an error message."""
     try:
         text = repr(value)
@@ -39,7 +39,7 @@ def email_problem(value: Any) -> str | None:
     if len(value) > MAX_EMAIL_LENGTH:
         return f"email must be at most {MAX_EMAIL_LENGTH} characters, got {len(value)}"
     if not _EMAIL.fullmatch(value) or ".." in value or value.startswith(".") or ".@" in value:
-        return f"email must be an address like name@example.com, got {_describe(value)}"
+        return f"email must be an address like name@example.com, got {describe(value)}"
     return None
 
 
@@ -68,11 +68,11 @@ def max_jobs_problem(value: Any) -> str | None:
     """An integer 1..8; `3.0` is accepted because the wire carries every number as a double."""
     rule = f"maxJobs must be an integer from {MIN_JOBS} to {MAX_JOBS}"
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return f"{rule}, got {type(value).__name__} {_describe(value)}"
+        return f"{rule}, got {type(value).__name__} {describe(value)}"
     if isinstance(value, float) and (not math.isfinite(value) or not value.is_integer()):
-        return f"{rule}, got {_describe(value)}"
+        return f"{rule}, got {describe(value)}"
     if not MIN_JOBS <= value <= MAX_JOBS:
-        return f"{rule}, got {_describe(int(value))}"
+        return f"{rule}, got {describe(int(value))}"
     return None
 
 
