@@ -5,7 +5,14 @@ VENV := venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: help venv test lint typecheck unit clean up preview refresh destroy bench
+.PHONY: help venv test lint typecheck unit clean up preview refresh destroy bench cli
+
+# The real engine, built from Pulumi's Go modules at the version the pulumi SDK is pinned to
+# (requirements.txt; tests/test_pins.py keeps the two, and the deploy workflow's, equal).
+PULUMI_VERSION := 3.260.0
+TOOLS := .tools/bin
+CLI_STAMP := $(TOOLS)/.pulumi-v$(PULUMI_VERSION)
+GO_ENV := GOTOOLCHAIN=local GOFLAGS=-buildvcs=false CGO_ENABLED=0
 
 help:
 	@echo "make up        deploy the demo stack against the bundled useapi.net emulator"
@@ -14,6 +21,7 @@ help:
 	@echo "make destroy   delete the demo stack's accounts"
 	@echo "make test      lint, type-check and run every test"
 	@echo "make bench     benchmark fleet-sized applies"
+	@echo "make cli       build the pulumi CLI and its Python language host into .tools/bin (needs Go)"
 
 # The virtualenv Pulumi.yaml names, with runtime and dev requirements installed.
 $(STAMP): requirements.txt requirements-dev.txt
@@ -30,29 +38,51 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(PY) -m mypy .
 
+# The CLI tests run for real when `make cli` has built the engine (or `pulumi` is on PATH).
 unit: $(STAMP)
-	$(PY) -m pytest -q
+	PATH="$(CURDIR)/$(TOOLS):$$PATH" $(PY) -m pytest -q
 
 test: lint typecheck unit
 
 # The demo stack on the bundled emulator: the pulumi CLI when installed, else the offline engine.
 # localengine/demo.py starts and always stops the emulator (see its docstring).
 up: $(STAMP)
-	$(PY) -m localengine.demo up
+	PATH="$(CURDIR)/$(TOOLS):$$PATH" $(PY) -m localengine.demo up
 
 preview: $(STAMP)
-	$(PY) -m localengine.demo preview
+	PATH="$(CURDIR)/$(TOOLS):$$PATH" $(PY) -m localengine.demo preview
 
 refresh: $(STAMP)
-	$(PY) -m localengine.demo refresh
+	PATH="$(CURDIR)/$(TOOLS):$$PATH" $(PY) -m localengine.demo refresh
 
 destroy: $(STAMP)
-	$(PY) -m localengine.demo destroy
+	PATH="$(CURDIR)/$(TOOLS):$$PATH" $(PY) -m localengine.demo destroy
 
 # Not part of `make test`: timings belong in bench/README.md, not in CI's pass/fail.
 # `make bench BENCH_ARGS=--quick` for a smoke run; `python -m bench --help` for the options.
 bench: $(STAMP)
 	$(PY) -m bench $(BENCH_ARGS)
 
+# `make cli`: the pulumi CLI (package cmd/pulumi of pkg/v3, built from tools/pulumi-cli, a
+# wrapper module that pins pkg/v3 and sdk/v3 at PULUMI_VERSION: `go install` refuses pkg/v3
+# because of its replace directives), our Python language host (tools/pulumi-cli/langhost: the
+# module proxy does not serve Pulumi's own, see its doc comment), and from the sdk/v3 module of
+# the same version the SDK's exec shim and the dynamic-provider plugin
+# pulumi-resource-pulumi-python (runs `python -m pulumi.dynamic` in the virtualenv Pulumi.yaml
+# names). A no-op when the stamp for PULUMI_VERSION exists.
+cli: $(CLI_STAMP)
+
+$(CLI_STAMP): tools/pulumi-cli/go.mod tools/pulumi-cli/go.sum tools/pulumi-cli/langhost/main.go
+	@command -v go >/dev/null || { echo "make cli needs Go (https://go.dev/dl/)"; exit 1; }
+	mkdir -p $(TOOLS)
+	cd tools/pulumi-cli && $(GO_ENV) go build -trimpath -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$(PULUMI_VERSION)" -o $(CURDIR)/$(TOOLS)/pulumi github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
+	cd tools/pulumi-cli && $(GO_ENV) go build -trimpath -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$(PULUMI_VERSION)" -o $(CURDIR)/$(TOOLS)/pulumi-language-python ./langhost
+	sdk=$$(cd tools/pulumi-cli && $(GO_ENV) go list -m -f '{{.Dir}}' github.com/pulumi/pulumi/sdk/v3) && \
+	  install -m 0755 $$sdk/python/cmd/pulumi-language-python-exec $(TOOLS)/pulumi-language-python-exec && \
+	  install -m 0755 $$sdk/python/dist/pulumi-resource-pulumi-python $(TOOLS)/pulumi-resource-pulumi-python
+	rm -f $(TOOLS)/.pulumi-v*
+	$(TOOLS)/pulumi version | grep -qx "v$(PULUMI_VERSION)"
+	touch $@
+
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .tools .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -176,6 +176,9 @@ def _working_stack_file(root: Path) -> Path:
 
 
 def run_with_cli(pulumi: str, operation: str, root: Path, env: Mapping[str, str], sc: Path) -> int:
+    # The file backend does not create its directory: without it the first `stack select`
+    # fails with "unable to open state directory".
+    (root / STATE_DIR).mkdir(exist_ok=True)
     rc = _run([pulumi, "stack", "select", "--create", STACK], root, env)
     if rc != 0:
         return rc
