@@ -28,7 +28,7 @@ import shutil
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -175,7 +175,14 @@ def _working_stack_file(root: Path) -> Path:
     return working_path
 
 
-def run_with_cli(pulumi: str, operation: str, root: Path, env: Mapping[str, str], sc: Path) -> int:
+def run_with_cli(
+    pulumi: str,
+    operation: str,
+    root: Path,
+    env: Mapping[str, str],
+    sc: Path,
+    extra: Sequence[str] = (),
+) -> int:
     # The file backend does not create its directory: without it the first `stack select`
     # fails with "unable to open state directory".
     (root / STATE_DIR).mkdir(exist_ok=True)
@@ -201,7 +208,8 @@ def run_with_cli(pulumi: str, operation: str, root: Path, env: Mapping[str, str]
         "refresh": ["refresh", "--yes"],
         "destroy": ["destroy", "--yes"],
     }
-    return _run([pulumi, *commands[operation], "--non-interactive", *cfg], root, env)
+    command = [pulumi, *commands[operation], "--non-interactive", *cfg, *extra]
+    return _run(command, root, env)
 
 
 def run_offline(operation: str, root: Path, env: Mapping[str, str], secret_config: Path) -> int:
@@ -216,6 +224,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--offline", action="store_true", help="use the offline engine even if pulumi exists"
     )
+    parser.add_argument(
+        "pulumi_args",
+        nargs="*",
+        help="after `--`: more flags for the pulumi CLI (e.g. -- --expect-no-changes)",
+    )
     args = parser.parse_args(argv)
     root = Path(args.cwd).resolve()
     token, secret_config = demo_secrets(root)
@@ -226,7 +239,11 @@ def main(argv: list[str] | None = None) -> int:
         with emulator(root, token) as base_url:
             env = demo_env(root, base_url, token)
             if pulumi is not None:
-                return run_with_cli(pulumi, args.operation, root, env, secret_config)
+                return run_with_cli(
+                    pulumi, args.operation, root, env, secret_config, args.pulumi_args
+                )
+            if args.pulumi_args:
+                raise RuntimeError("flags after `--` are for the pulumi CLI, which is not here")
             return run_offline(args.operation, root, env, secret_config)
     except RuntimeError as exc:
         print(f"error: {exc}", file=sys.stderr)

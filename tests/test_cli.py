@@ -1,143 +1,271 @@
-"""The real `pulumi` CLI on a throwaway stack (local file backend): preview, up, up again,
-refresh, destroy — against the emulator. Skipped, with the reason, where the CLI is absent."""
+"""The real engine: `pulumi preview/up/refresh/destroy` on the file backend, against the emulator.
+
+`make cli` builds the CLI (see tests/cli_support.py); without it these skip and say so. Each
+test has its own project, backend folder and PULUMI_HOME, and destroys what it made even when
+it fails.
+"""
 
 from __future__ import annotations
 
 import json
-import shutil
+import os
+import re
 import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
 from useapi_emulator import UseapiEmulator
 
-from .helpers import PASSWORD_SENTINEL, PROJECT_ROOT, TOKEN_SENTINEL
-from .stack_support import LINKED, env_without_pulumi_settings
+from .cli_support import PULUMI, SKIP_REASON, TOOLS_BIN, CliProject
+from .helpers import PASSWORD_SENTINEL, PROJECT_ROOT, SESSION_TOKEN_SENTINEL, TOKEN_SENTINEL
+from .stack_support import env_without_pulumi_settings, link_project
 
-PULUMI = shutil.which("pulumi")
-pytestmark = [
-    pytest.mark.cli,
-    pytest.mark.skipif(
-        PULUMI is None,
-        reason="the pulumi CLI is not installed (https://www.pulumi.com/docs/install/); "
-        "tests/test_stack_program.py covers the same program through the SDK's provider host",
-    ),
-]
-CLI_TIMEOUT = 180
-STACK = "clitest"
-ACCOUNTS = {"ops@example.com": 3, "render@example.com": 5}
+pytestmark = [pytest.mark.cli, pytest.mark.skipif(PULUMI is None, reason=SKIP_REASON)]
+
+PASSWORDS = "pixverse-accounts:passwords"
+TOKENS = "pixverse-accounts:tokens"
+OPS, RENDER, BATCH = "ops@example.com", "render@example.com", "batch@example.com"
 
 
-class Cli:
-    def __init__(self, root: Path, state: Path) -> None:
-        self.root = root
-        self.env = env_without_pulumi_settings()
-        self.env.update(
-            PULUMI_BACKEND_URL=state.as_uri(),
-            PULUMI_CONFIG_PASSPHRASE="cli-test-passphrase",
-            PULUMI_SKIP_UPDATE_CHECK="true",
-        )
-
-    def __call__(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-        assert PULUMI is not None
-        completed = subprocess.run(
-            [PULUMI, *args],
-            cwd=self.root,
-            env=self.env,
-            input=stdin,
-            capture_output=True,
-            text=True,
-            timeout=CLI_TIMEOUT,
-            check=False,
-        )
-        assert completed.returncode == 0, completed.stdout + completed.stderr
-        return completed
+def password(email: str) -> str:
+    return f"{PASSWORD_SENTINEL}-{email.split('@')[0]}"
 
 
 @pytest.fixture
-def cli(tmp_path: Path, emulator: UseapiEmulator) -> Iterator[Cli]:
-    root = tmp_path / "project"
-    root.mkdir()
-    shutil.copy(PROJECT_ROOT / "Pulumi.yaml", root / "Pulumi.yaml")
-    for name in (*LINKED, "venv"):
-        (root / name).symlink_to(PROJECT_ROOT / name)
-    (root / "stacks").mkdir()
-    state = tmp_path / "state"
-    state.mkdir()
-    run = Cli(root, state)
-    run("stack", "init", STACK)
-    run("config", "set", "useapi:baseUrl", emulator.base_url)
-    run("config", "set", "useapi:maxRetries", "1")
-    run("config", "set", "--secret", "useapi:token", stdin=emulator.token)
-    for email, max_jobs in ACCOUNTS.items():
-        run("config", "set", "--path", f'accounts["{email}"].maxJobs', str(max_jobs))
-        run("config", "set", "--secret", "--path", f'passwords["{email}"]', stdin=PASSWORD_SENTINEL)
-    yield run
-    # Leave nothing behind even if the test failed half-way.
-    subprocess.run(
-        [str(PULUMI), "destroy", "--yes", "--non-interactive", "--stack", STACK],
-        cwd=root,
-        env=run.env,
-        capture_output=True,
-        timeout=CLI_TIMEOUT,
-        check=False,
+def project(tmp_path: Path, emulator: UseapiEmulator) -> Iterator[CliProject]:
+    cli = CliProject(tmp_path / "project", emulator)
+    cli.init()
+    yield cli
+    cli.cleanup()
+
+
+def seed(cli: CliProject, accounts: dict[str, int]) -> None:
+    cli.set_accounts(accounts)
+    for email in accounts:
+        cli.set_secret(PASSWORDS, email, password(email))
+
+
+def requests_made(emulator: UseapiEmulator) -> list[tuple[str, str | None]]:
+    return [(r.method, r.email) for r in emulator.calls()]
+
+
+@pytest.mark.timeout(300)
+def test_make_up_from_a_fresh_clone_creates_the_demo_then_changes_nothing(tmp_path: Path) -> None:
+    """The README's first command on the CLI path: no `.pulumi-state/` yet, no stack yet."""
+    clone = link_project(tmp_path / "clone")
+    (clone / "venv").symlink_to(PROJECT_ROOT / "venv")
+    committed = (clone / "stacks" / "Pulumi.demo.yaml").read_bytes()
+    env = env_without_pulumi_settings()
+    env.update(
+        PATH=f"{TOOLS_BIN}{os.pathsep}{env.get('PATH', '')}",
+        PULUMI_HOME=str(tmp_path / "home"),
+        PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION="true",
     )
 
+    def demo(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "localengine.demo", *args],
+            cwd=clone,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=240,
+            check=False,
+        )
 
-def test_preview_up_up_refresh_destroy(cli: Cli, emulator: UseapiEmulator) -> None:
-    stack_file = (cli.root / "stacks" / f"Pulumi.{STACK}.yaml").read_text()
-    assert PASSWORD_SENTINEL not in stack_file and TOKEN_SENTINEL not in stack_file
-
-    cli("preview", "--non-interactive", "--stack", STACK)
-    assert emulator.calls("POST") == [] and emulator.calls("DELETE") == []
-
-    up = cli("up", "--yes", "--non-interactive", "--stack", STACK)
-    assert len(emulator.calls("POST")) == 2
-    outputs = json.loads(cli("stack", "output", "--json", "--stack", STACK).stdout)
-    assert outputs["totalMaxJobs"] == 8
-    assert outputs["accounts"]["ops@example.com"]["maxJobs"] == 3
-    assert outputs["accounts"]["ops@example.com"]["Username"] == "ops"
-
-    emulator.reset_calls()
-    again = cli("up", "--yes", "--non-interactive", "--stack", STACK)
-    assert emulator.calls() == []
-    assert "2 unchanged" in again.stdout
-
-    emulator.oob_set_max_jobs("render@example.com", 1)
-    emulator.reset_calls()
-    cli("refresh", "--yes", "--non-interactive", "--stack", STACK)
-    assert {r.method for r in emulator.calls()} == {"GET"}
-
-    emulator.reset_calls()
-    cli("up", "--yes", "--non-interactive", "--stack", STACK)
-    assert [(r.method, r.email) for r in emulator.calls()] == [("POST", "render@example.com")]
-
-    exported = cli("stack", "export", "--stack", STACK).stdout
-    for text in (up.stdout, up.stderr, again.stdout, exported):
-        assert PASSWORD_SENTINEL not in text and TOKEN_SENTINEL not in text
-
-    emulator.reset_calls()
-    cli("destroy", "--yes", "--non-interactive", "--stack", STACK)
-    assert sorted(str(r.email) for r in emulator.calls("DELETE")) == sorted(ACCOUNTS)
-    assert emulator.accounts == {}
+    up = demo("up")
+    assert up.returncode == 0, up.stdout + up.stderr
+    assert "offline engine" not in up.stdout
+    assert re.search(r"\+ 4 created", up.stdout), up.stdout  # three accounts and the stack
+    emulated = json.loads((clone / ".demo" / "emulator.json").read_text())
+    assert sorted(account["email"] for account in emulated["accounts"]) == sorted(
+        [OPS, RENDER, BATCH]
+    )
+    again = demo("preview", "--", "--expect-no-changes")
+    assert again.returncode == 0, again.stdout + again.stderr
+    # The CLI did not rewrite the committed stack file (its salt is committed with it).
+    assert (clone / "stacks" / "Pulumi.demo.yaml").read_bytes() == committed
+    destroyed = demo("destroy")
+    assert destroyed.returncode == 0, destroyed.stdout + destroyed.stderr
 
 
-def test_a_password_without_an_account_fails_before_any_api_call(
-    cli: Cli, emulator: UseapiEmulator
+@pytest.mark.timeout(300)
+def test_inventory_edits_update_rename_remove_then_destroy(
+    project: CliProject, emulator: UseapiEmulator
 ) -> None:
-    cli("config", "set", "--secret", "--path", 'passwords["ghost@example.com"]', stdin="x-pw")
-    assert PULUMI is not None
-    failed = subprocess.run(
-        [PULUMI, "up", "--yes", "--non-interactive", "--stack", STACK],
-        cwd=cli.root,
-        env=cli.env,
-        capture_output=True,
-        text=True,
-        timeout=CLI_TIMEOUT,
-        check=False,
-    )
-    assert failed.returncode != 0
-    assert "ghost@example.com" in failed.stdout + failed.stderr
+    seed(project, {OPS: 3, RENDER: 5, BATCH: 2})
+    created = project.up()
+    assert created.summary()["created"] == sorted([OPS, RENDER, BATCH])
+    assert sorted(requests_made(emulator)) == sorted(("POST", e) for e in (OPS, RENDER, BATCH))
+
+    # maxJobs changed: the preview says one update and calls nobody; up does exactly that.
+    project.set_accounts({OPS: 4, RENDER: 5, BATCH: 2})
+    emulator.reset_calls()
+    planned = project.preview()
+    assert planned.preview_summary()["updated"] == [OPS]
+    assert json.loads(planned.stdout)["changeSummary"] == {"update": 1, "same": 3}  # + the stack
     assert emulator.calls() == []
+    updated = project.up()
+    assert updated.summary()["updated"] == [OPS]
+    assert requests_made(emulator) == [("POST", OPS)]
+
+    # An email renamed in the inventory: a new resource name, so the engine creates the new
+    # account and then deletes the old one (two different accounts on useapi.net).
+    renamed = "render2@example.com"
+    project.set_accounts({OPS: 4, renamed: 5, BATCH: 2})
+    project.set_secret(PASSWORDS, renamed, password(renamed))
+    project.remove_secret(PASSWORDS, RENDER)
+    emulator.reset_calls()
+    moved = project.up()
+    assert moved.summary()["created"] == [renamed]
+    assert moved.summary()["deleted"] == [RENDER]
+    assert requests_made(emulator) == [("POST", renamed), ("DELETE", RENDER)]
+
+    # An account removed from the inventory is deleted.
+    project.set_accounts({OPS: 4, renamed: 5})
+    project.remove_secret(PASSWORDS, BATCH)
+    emulator.reset_calls()
+    removed = project.up()
+    assert removed.summary()["deleted"] == [BATCH]
+    assert requests_made(emulator) == [("DELETE", BATCH)]
+    assert sorted(emulator.accounts) == sorted([OPS, renamed])
+
+    # destroy leaves useapi.net (the emulator) empty.
+    emulator.reset_calls()
+    gone = project.destroy()
+    assert gone.summary()["deleted"] == sorted([OPS, renamed])
+    assert emulator.accounts == {}
+    assert project.state_accounts() == []
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize(
+    ("accounts", "message"),
+    [
+        ({"not-an-email": 3}, "not-an-email"),
+        ({OPS: 99}, OPS),
+    ],
+    ids=["malformed-email", "maxJobs-out-of-range"],
+)
+def test_an_invalid_inventory_fails_preview_naming_it_and_calls_nobody(
+    project: CliProject, emulator: UseapiEmulator, accounts: dict[str, int], message: str
+) -> None:
+    seed(project, accounts)
+    failed = project.preview(check=False)
+    assert failed.returncode != 0
+    assert message in failed.text
+    assert "maxJobs" in failed.text or "email" in failed.text
+    assert emulator.calls() == []
+
+
+@pytest.mark.timeout(120)
+def test_a_password_without_an_account_fails_before_any_api_call(
+    project: CliProject, emulator: UseapiEmulator
+) -> None:
+    seed(project, {OPS: 3})
+    project.set_secret(PASSWORDS, "ghost@example.com", "x-pw")
+    failed = project.up(check=False)
+    assert failed.returncode != 0
+    assert "ghost@example.com" in failed.text
+    assert emulator.calls() == []
+
+
+@pytest.mark.timeout(240)
+def test_refresh_shows_maxjobs_drift_and_drops_a_deleted_account(
+    project: CliProject, emulator: UseapiEmulator
+) -> None:
+    seed(project, {OPS: 3, RENDER: 5, BATCH: 2})
+    project.up()
+    emulator.oob_set_max_jobs(RENDER, 1)
+    emulator.oob_delete(BATCH)
+    emulator.reset_calls()
+
+    refreshed = project.refresh()
+    assert refreshed.summary()["updated"] == [RENDER]
+    assert refreshed.summary()["deleted"] == [BATCH]
+    assert {method for method, _ in requests_made(emulator)} == {"GET"}
+    assert project.state_accounts() == sorted([OPS, RENDER])
+
+    # The stack still declares both: the next up puts them back, and only them.
+    emulator.reset_calls()
+    repaired = project.up()
+    assert repaired.summary()["updated"] == [RENDER]
+    assert repaired.summary()["created"] == [BATCH]
+    assert sorted(requests_made(emulator)) == sorted([("POST", RENDER), ("POST", BATCH)])
+    assert emulator.accounts[RENDER].max_jobs == 5
+
+
+@pytest.mark.timeout(240)
+def test_one_failing_account_keeps_the_others_and_the_next_up_creates_only_it(
+    project: CliProject, emulator: UseapiEmulator
+) -> None:
+    seed(project, {OPS: 3, RENDER: 5, BATCH: 2})
+    emulator.reject_login(RENDER)
+    failed = project.up(check=False)
+    assert failed.returncode != 0
+    assert RENDER in failed.text
+    assert project.state_accounts() == sorted([BATCH, OPS])
+
+    emulator.rejected_logins.discard(RENDER)
+    emulator.reset_calls()
+    fixed = project.up()
+    assert fixed.summary()["created"] == [RENDER]
+    assert requests_made(emulator) == [("POST", RENDER)]
+
+
+@pytest.mark.timeout(240)
+def test_secrets_stay_encrypted_in_the_stack_file_state_backend_and_output(
+    project: CliProject, emulator: UseapiEmulator
+) -> None:
+    seed(project, {OPS: 3, RENDER: 5})
+    project.set_secret(TOKENS, RENDER, SESSION_TOKEN_SENTINEL)
+    project.up()
+    project.preview()
+    project.refresh()
+
+    stack_file = yaml.safe_load(project.stack_file.read_text())["config"]
+    assert set(stack_file["useapi:token"]) == {"secure"}
+    for email in (OPS, RENDER):
+        assert set(stack_file[PASSWORDS][email]) == {"secure"}
+    assert set(stack_file[TOKENS][RENDER]) == {"secure"}
+
+    exported = project.run("stack", "export").stdout
+    resources = json.loads(exported)["deployment"]["resources"]
+    accounts = [r for r in resources if r["urn"].endswith(("::" + OPS, "::" + RENDER))]
+    assert len(accounts) == 2
+    for resource in accounts:
+        for props in (resource["inputs"], resource["outputs"]):
+            assert "ciphertext" in props["password"]
+            assert len(props["__provider"]) < 200  # a reference to the class, nothing captured
+    everything = "\n".join([project.stack_file.read_text(), exported, project.backend_text()])
+    everything += "\n".join(project.transcript)
+    for sentinel in (PASSWORD_SENTINEL, TOKEN_SENTINEL, SESSION_TOKEN_SENTINEL):
+        assert sentinel not in everything
+
+    outputs = project.outputs()
+    assert set(outputs) == {"accounts", "totalMaxJobs"}
+    assert outputs["totalMaxJobs"] == 8
+    assert set(outputs["accounts"]) == {OPS, RENDER}
+    for email, summary in outputs["accounts"].items():
+        assert set(summary) == {"Username", "ExpireTimeUTC", "maxJobs"}
+        assert summary["Username"] == email.split("@")[0]
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", summary["ExpireTimeUTC"])
+    assert outputs["accounts"][OPS]["maxJobs"] == 3
+
+
+@pytest.mark.timeout(180)
+def test_the_session_expiry_warning_shows_in_up(
+    project: CliProject, emulator: UseapiEmulator
+) -> None:
+    seed(project, {OPS: 3, RENDER: 5})
+    project.up()
+    emulator.oob_expire_session(OPS, int(time.time()) + 2 * 86400)
+    warned = project.up("--refresh")
+    warnings = "".join(warned.diagnostics("warning"))
+    assert OPS in warnings
+    assert RENDER not in warnings
