@@ -117,7 +117,14 @@ class CliProject:
     """One project directory, one stack, its own file backend; the inventory is rewritten
     between runs as a team edits its stack file."""
 
-    def __init__(self, root: Path, emulator: UseapiEmulator, stack: str = "clitest") -> None:
+    def __init__(
+        self,
+        root: Path,
+        emulator: UseapiEmulator,
+        stack: str = "clitest",
+        program: str | None = None,
+    ) -> None:
+        """`program`: the text of a `__main__.py` of the test's own instead of the project's."""
         assert PULUMI is not None, SKIP_REASON
         self.pulumi = PULUMI
         self.root = root
@@ -127,7 +134,10 @@ class CliProject:
         root.mkdir(parents=True)
         shutil.copy(PROJECT_ROOT / "Pulumi.yaml", root / "Pulumi.yaml")
         for name in (*LINKED, "venv"):
-            (root / name).symlink_to(PROJECT_ROOT / name)
+            if name == "__main__.py" and program is not None:
+                (root / name).write_text(program)
+            else:
+                (root / name).symlink_to(PROJECT_ROOT / name)
         (root / "stacks").mkdir()
         self.state_dir = root.parent / f"{root.name}-state"
         self.state_dir.mkdir()

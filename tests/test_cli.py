@@ -269,3 +269,41 @@ def test_the_session_expiry_warning_shows_in_up(
     warnings = "".join(warned.diagnostics("warning"))
     assert OPS in warnings
     assert RENDER not in warnings
+
+
+ONE_ACCOUNT_PROGRAM = """
+import pulumi
+from provider import PixVerseAccount
+
+config = pulumi.Config()
+PixVerseAccount(
+    "the-account",
+    email=config.require("email"),
+    password=config.require_secret("password"),
+    max_jobs=2,
+)
+"""
+
+
+@pytest.mark.timeout(180)
+def test_an_email_change_on_one_resource_deletes_the_old_account_before_creating_the_new(
+    tmp_path: Path, emulator: UseapiEmulator
+) -> None:
+    """The provider's replace (same resource, new email) as the real engine carries it out."""
+    cli = CliProject(tmp_path / "one", emulator, program=ONE_ACCOUNT_PROGRAM)
+    try:
+        cli.init()
+        cli.run("config", "set", "email", OPS)
+        cli.run("config", "set", "--secret", "password", stdin=password(OPS))
+        cli.up()
+        cli.run("config", "set", "email", RENDER)
+        emulator.reset_calls()
+        planned = cli.preview()
+        assert planned.preview_summary()["replaced"] == ["the-account"]
+        assert emulator.calls() == []
+        replaced = cli.up()
+        assert replaced.summary()["replaced"] == ["the-account"]
+        assert requests_made(emulator) == [("DELETE", OPS), ("POST", RENDER)]
+        assert sorted(emulator.accounts) == [RENDER]
+    finally:
+        cli.cleanup()
