@@ -108,12 +108,16 @@ def test_oidc_token_only_where_aws_credentials_are_fetched(workflow: dict[str, A
 
 def test_test_job_builds_the_cli_with_go_and_caches_its_modules(workflow: dict[str, Any]) -> None:
     steps = workflow["jobs"]["test"]["steps"]
-    setup_go = next(i for i, step in enumerate(steps) if "actions/setup-go" in step.get("uses", ""))
+    setup_go = next(
+        (i for i, step in enumerate(steps) if "actions/setup-go" in step.get("uses", "")), None
+    )
+    assert setup_go is not None, "the test job sets up no Go: `make cli` cannot build the CLI"
     go = steps[setup_go]["with"]
     assert str(go["go-version"]) == "1.26"
     assert (PROJECT_ROOT / go["cache-dependency-path"]).is_file()
     runs = [str(step.get("run", "")) for step in steps]
-    make_cli = next(i for i, run in enumerate(runs) if re.search(r"\bmake\b.*\bcli\b", run))
-    make_test = next(i for i, run in enumerate(runs) if re.search(r"\bmake test\b", run))
-    assert setup_go < make_cli < make_test
-    assert "actionlint" in runs[make_cli] or any("make actionlint" in run for run in runs)
+    make_cli = [i for i, run in enumerate(runs) if re.search(r"\bmake\b.*\bcli\b", run)]
+    make_test = [i for i, run in enumerate(runs) if re.search(r"\bmake test\b", run)]
+    assert make_cli and make_test, f"the test job must run `make cli` and `make test`: {runs}"
+    assert setup_go < make_cli[0] < make_test[0], "order: setup-go, make cli, make test"
+    assert any(re.search(r"\bmake\b.*\bactionlint\b", run) for run in runs[: make_test[0]])
