@@ -5,7 +5,7 @@ VENV := venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: help venv test lint typecheck unit clean up preview refresh destroy bench cli
+.PHONY: help venv test lint typecheck unit clean up preview refresh destroy bench cli actionlint
 
 # The real engine, built from Pulumi's Go modules at the version the pulumi SDK is pinned to
 # (requirements.txt; tests/test_pins.py keeps the two, and the deploy workflow's, equal).
@@ -13,6 +13,10 @@ PULUMI_VERSION := 3.260.0
 TOOLS := .tools/bin
 CLI_STAMP := $(TOOLS)/.pulumi-v$(PULUMI_VERSION)
 GO_ENV := GOTOOLCHAIN=local GOFLAGS=-buildvcs=false CGO_ENABLED=0
+# actionlint checks .github/workflows in `make test` once `make actionlint` has built it.
+ACTIONLINT_VERSION := 1.7.12
+ACTIONLINT := $(TOOLS)/actionlint
+ACTIONLINT_STAMP := $(TOOLS)/.actionlint-v$(ACTIONLINT_VERSION)
 
 help:
 	@echo "make up        deploy the demo stack against the bundled useapi.net emulator"
@@ -22,6 +26,7 @@ help:
 	@echo "make test      lint, type-check and run every test"
 	@echo "make bench     benchmark fleet-sized applies"
 	@echo "make cli       build the pulumi CLI and its Python language host into .tools/bin (needs Go)"
+	@echo "make actionlint build actionlint into .tools/bin (needs Go); make test then checks the workflows"
 
 # The virtualenv Pulumi.yaml names, with runtime and dev requirements installed.
 $(STAMP): requirements.txt requirements-dev.txt
@@ -34,6 +39,8 @@ venv: $(STAMP)
 lint: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	@if [ -x $(ACTIONLINT) ]; then echo "$(ACTIONLINT) .github/workflows/*.yml"; $(ACTIONLINT) .github/workflows/*.yml; \
+	  else echo "actionlint skipped: $(ACTIONLINT) not built (make actionlint, needs Go)"; fi
 
 typecheck: $(STAMP)
 	$(PY) -m mypy .
@@ -82,6 +89,18 @@ $(CLI_STAMP): tools/pulumi-cli/go.mod tools/pulumi-cli/go.sum tools/pulumi-cli/l
 	  install -m 0755 $$sdk/python/dist/pulumi-resource-pulumi-python $(TOOLS)/pulumi-resource-pulumi-python
 	rm -f $(TOOLS)/.pulumi-v*
 	$(TOOLS)/pulumi version | grep -qx "v$(PULUMI_VERSION)"
+	touch $@
+
+# `make actionlint`: the GitHub Actions workflow linter, a Go module; a no-op when the stamp for
+# ACTIONLINT_VERSION exists. `make test` runs it where it has been built and says so where not.
+actionlint: $(ACTIONLINT_STAMP)
+
+$(ACTIONLINT_STAMP):
+	@command -v go >/dev/null || { echo "make actionlint needs Go (https://go.dev/dl/)"; exit 1; }
+	mkdir -p $(TOOLS)
+	GOBIN=$(CURDIR)/$(TOOLS) $(GO_ENV) go install github.com/rhysd/actionlint/cmd/actionlint@v$(ACTIONLINT_VERSION)
+	rm -f $(TOOLS)/.actionlint-v*
+	$(ACTIONLINT) -version | grep -qx "v$(ACTIONLINT_VERSION)"
 	touch $@
 
 clean:
