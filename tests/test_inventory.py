@@ -19,6 +19,7 @@ from provider.inventory import (
     parse_warn_days,
 )
 from provider.sessions import account_summary, expires_at, session_warning
+from provider.validation import MAX_SECRET_LENGTH
 
 from .helpers import PASSWORD_SENTINEL, SESSION_TOKEN_SENTINEL
 
@@ -196,24 +197,93 @@ def test_a_secret_map_that_is_not_a_map_is_rejected() -> None:
     assert "must be a map of email" in secret_problems(PASSWORD_SENTINEL)[0]
 
 
-@given(
-    passwords=st.dictionaries(
-        st.text(min_size=0, max_size=20), st.one_of(st.text(max_size=30), st.none(), st.integers())
-    ),
-    tokens=st.one_of(
-        st.none(), st.dictionaries(st.text(max_size=20), st.one_of(st.text(), st.none()))
-    ),
+DECLARED = [account.email for account in DESIRED]
+# Keys no account declares: typos, leftovers, case variants, and what YAML makes of a bare key.
+undeclared_keys = st.one_of(
+    st.text(max_size=20),
+    st.sampled_from(["OPS@example.com", "ghost@example.com", "render@example.com "]),
+    st.integers(),
+).filter(lambda key: key not in DECLARED)
+valid_passwords = st.text(min_size=1, max_size=30).map(lambda text: PASSWORD_SENTINEL + text)
+valid_tokens = st.one_of(st.just(""), st.none(), st.text(max_size=30)).map(
+    lambda text: text if not text else SESSION_TOKEN_SENTINEL + text
 )
-def test_hostile_secret_maps_fail_cleanly_and_never_quote_a_value(
-    passwords: dict[str, Any], tokens: dict[str, Any] | None
+
+
+@st.composite
+def matching_maps(draw: st.DrawFn) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """A password for every declared email and tokens (if any) only for declared emails."""
+    passwords = {email: draw(valid_passwords) for email in DECLARED}
+    if draw(st.booleans()):
+        return passwords, None
+    holders = draw(st.lists(st.sampled_from(DECLARED), unique=True))
+    return passwords, {email: draw(valid_tokens) for email in holders}
+
+
+@given(maps=matching_maps())
+def test_matching_secret_maps_pair_every_account_with_its_own_secrets(
+    maps: tuple[dict[str, Any], dict[str, Any] | None],
 ) -> None:
-    marked = {email: f"{PASSWORD_SENTINEL}{value}" for email, value in passwords.items()}
-    try:
-        paired = pair_secrets(DESIRED, marked, tokens)
-    except InventoryError as exc:
-        assert PASSWORD_SENTINEL not in str(exc)
-    else:
-        assert set(paired) == {"ops@example.com", "render@example.com"}
+    passwords, tokens = maps
+    paired = pair_secrets(DESIRED, passwords, tokens)
+    assert paired == {
+        email: AccountSecrets(passwords[email], (tokens or {}).get(email) or None)
+        for email in DECLARED
+    }
+    assert PASSWORD_SENTINEL not in repr(paired) and SESSION_TOKEN_SENTINEL not in repr(paired)
+
+
+# What can be wrong with a declared email's secrets, and a hostile value for it.
+PASSWORD_DEFECTS = st.one_of(
+    st.none(),  # the same as missing
+    st.just(""),
+    st.integers(),
+    st.lists(st.text(max_size=3), max_size=2),
+    st.just(PASSWORD_SENTINEL + "x" * MAX_SECRET_LENGTH),
+)
+TOKEN_DEFECTS = st.one_of(
+    st.integers(), st.booleans(), st.just(SESSION_TOKEN_SENTINEL * (MAX_SECRET_LENGTH // 10))
+)
+
+
+@st.composite
+def defective_maps(
+    draw: st.DrawFn,
+) -> tuple[dict[Any, Any], dict[Any, Any] | None, set[str]]:
+    """Matching maps with at least one defect put in on purpose, and the keys it must name."""
+    matching_passwords, matching_tokens = draw(matching_maps())
+    passwords: dict[Any, Any] = dict(matching_passwords)
+    tokens: dict[Any, Any] = dict(matching_tokens or {})
+    named: set[str] = set()
+    for email in draw(st.lists(st.sampled_from(DECLARED), unique=True)):
+        defect = draw(st.sampled_from(["missing password", "bad password", "bad token"]))
+        if defect == "missing password":
+            del passwords[email]
+        elif defect == "bad password":
+            passwords[email] = draw(PASSWORD_DEFECTS)
+        else:
+            tokens[email] = draw(TOKEN_DEFECTS)
+        named.add(email)
+    for secrets in (passwords, tokens):
+        extras = draw(st.dictionaries(undeclared_keys, valid_passwords, max_size=2))
+        secrets.update(extras)
+        named.update(str(key) for key in extras)
+    if not named:  # nothing drawn: put in one stray password
+        passwords["ghost@example.com"] = PASSWORD_SENTINEL
+        named.add("ghost@example.com")
+    return passwords, tokens or None, named
+
+
+@given(maps=defective_maps())
+def test_defective_secret_maps_fail_naming_each_email_and_never_a_value(
+    maps: tuple[dict[Any, Any], dict[Any, Any] | None, set[str]],
+) -> None:
+    passwords, tokens, named = maps
+    problems = secret_problems(passwords, tokens)  # raises, and checks no sentinel is quoted
+    for key in named:
+        assert any(problem.startswith(f"{key}: ") for problem in problems), (key, problems)
+    for problem in problems:
+        assert any(problem.startswith(f"{key}: ") for key in named), (problem, named)
 
 
 # -- jwtWarnDays ------------------------------------------------------------------------------
