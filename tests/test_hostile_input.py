@@ -276,9 +276,14 @@ def test_check_never_raises_and_names_each_bad_property(
         value = news.get(prop)
         if prop in SECRET_PROPS and isinstance(value, str) and value:
             assert value not in reason
-    for prop in ("email", "password", "maxJobs"):  # required
-        if prop not in news or news[prop] is None:
-            assert prop in failures
+    for prop in PROPS:  # each property fails exactly when its rule (tested above) says so
+        value = news.get(prop)
+        if isinstance(value, Unknown) or value == rpc.UNKNOWN:
+            assert prop not in failures  # preview: checked again once known
+        elif value is None:
+            assert (prop in failures) == (prop != "token")  # required, but for the token
+        else:
+            assert (prop in failures) == (RULES[prop](value) is not None), (prop, value)
     if not failures:
         inputs = result.inputs
         for prop in PROPS:

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from hypothesis.provisional import domains
 
 from provider.inventory import (
     DEFAULT_WARN_DAYS,
@@ -108,9 +109,12 @@ def test_every_problem_is_reported_at_once() -> None:
         max_size=6,
     )
 )
-def test_any_yaml_shaped_inventory_is_accepted_or_rejected_cleanly(raw: dict[Any, Any]) -> None:
+def test_any_yaml_shaped_inventory_is_accepted_or_rejected_without_crashing(
+    raw: dict[Any, Any],
+) -> None:
     """YAML allows keys that are numbers or booleans and values of any type: the result is
-    either valid accounts or an InventoryError, never a crash."""
+    either valid accounts or an InventoryError, never a crash. Random keys are rarely valid
+    emails, so this mostly shows nothing crashed; the two tests below check the verdicts."""
     try:
         accounts = parse_accounts(raw)
     except InventoryError as exc:
@@ -118,6 +122,69 @@ def test_any_yaml_shaped_inventory_is_accepted_or_rejected_cleanly(raw: dict[Any
     else:
         assert all(1 <= a.max_jobs <= 8 and isinstance(a.max_jobs, int) for a in accounts)
         assert len({a.email.casefold() for a in accounts}) == len(accounts)
+
+
+well_formed_emails = st.emails(
+    domains=domains().filter(lambda domain: domain.rsplit(".", 1)[-1].isalpha())
+).filter(lambda email: not email.casefold().startswith("defect"))
+max_jobs_values = st.integers(1, 8) | st.integers(1, 8).map(float)
+
+
+@st.composite
+def valid_inventories(draw: st.DrawFn) -> dict[Any, Any]:
+    emails = draw(st.lists(well_formed_emails, unique_by=str.casefold, max_size=5))
+    return {email: {"maxJobs": draw(max_jobs_values)} for email in emails}
+
+
+@given(raw=valid_inventories())
+def test_a_valid_inventory_becomes_exactly_its_accounts(raw: dict[Any, Any]) -> None:
+    assert parse_accounts(raw) == [
+        DesiredAccount(email, int(raw[email]["maxJobs"])) for email in sorted(raw)
+    ]
+
+
+# Entries that must be rejected, each under an email of its own.
+BAD_ENTRIES: st.SearchStrategy[Any] = st.one_of(
+    st.fixed_dictionaries({"maxJobs": st.sampled_from([0, 9, 2.5, "3", True, None])}),
+    st.just({"maxJobs": 3, "maxjobs": 4}),
+    st.just({}),
+    st.sampled_from([3, None, "maxJobs: 3", [3]]),
+)
+
+
+@st.composite
+def defective_inventories(draw: st.DrawFn) -> tuple[dict[Any, Any], set[str]]:
+    """A valid inventory plus at least one bad entry put in on purpose; the labels to name."""
+    raw = draw(valid_inventories())
+    named: set[str] = set()
+    for n, entry in enumerate(draw(st.lists(BAD_ENTRIES, max_size=3))):
+        raw[f"defect{n}@example.com"] = entry
+        named.add(f"defect{n}@example.com")
+    emails = [key for key in raw if not key.startswith("defect")]
+    if draw(st.booleans()) and emails:
+        twin = draw(st.sampled_from(emails)).swapcase()
+        if twin not in raw:
+            raw[twin] = {"maxJobs": 1}
+            named.add(max(twin, twin.swapcase()))  # the later of the two, sorted, is named
+    invalid_keys: list[Any] = draw(
+        st.lists(st.sampled_from(["not-an-email", "a@b", "a b@x.com", 7]), max_size=2)
+    )
+    for key in invalid_keys:
+        raw[key] = {"maxJobs": 1}
+        named.add(str(key))
+    if not named:
+        raw[7] = {"maxJobs": 1}
+        named.add("7")
+    return raw, named
+
+
+@given(inventory=defective_inventories())
+def test_a_defective_inventory_fails_naming_exactly_the_bad_entries(
+    inventory: tuple[dict[Any, Any], set[str]],
+) -> None:
+    raw, named = inventory
+    problems = problems_of(raw)
+    assert {problem.split(": ", 1)[0] for problem in problems} == named, problems
 
 
 # -- secrets --------------------------------------------------------------------------------
