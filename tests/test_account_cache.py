@@ -53,6 +53,7 @@ def provider(emulator: UseapiEmulator, client: UseapiClient) -> Iterator[PixVers
     instance.configure(ConfigureRequest(Config(config, "pixverse-accounts")))
     yield instance
     instance.client().close()
+    account_cache.invalidate_all()  # the cache is process-wide: leave no list to a later test
 
 
 def _shared(provider: PixVerseAccountProvider) -> AccountCache:
