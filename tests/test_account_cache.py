@@ -1,23 +1,32 @@
-"""The account-list cache on its own, with a real client talking HTTP to the emulator.
+"""The account-list cache, with a real client talking HTTP to the emulator.
 
 Counts what the emulator saw: one list per generation however many reads run at once, a
-write (invalidation) forces a fresh list, a list fetched across a write is not kept, misses
-are confirmed one by one, a failing list falls back to per-account reads.
+write through the provider (create, update, delete, even a failed one) forces a fresh list,
+a list fetched across such a write is not kept, misses are confirmed one by one, a failing
+list falls back to per-account reads. Invalidation is driven by the provider's own writes
+(its `read` answers from the same process-wide cache), so a write path that forgets to
+invalidate fails here.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import pytest
+from pulumi.dynamic import ConfigureRequest
+from pulumi.dynamic.config import Config
 
-from provider import account_cache
+from provider import PixVerseAccountProvider, account_cache
 from provider.account_cache import AccountCache
 from provider.settings import ProviderSettings
-from provider.useapi_client import Account, UseapiClient
+from provider.useapi_client import Account, UseapiClient, UseapiError
 from useapi_emulator import UseapiEmulator
+
+from .conftest import stack_config
+from .helpers import account_inputs
 
 EMAILS = [f"user{i}@example.com" for i in range(8)]
 LIST_PATH = "/v2/pixverse/accounts"
@@ -34,6 +43,29 @@ def client(emulator: UseapiEmulator) -> Iterator[UseapiClient]:
     emulator.reset_calls()
     yield api
     api.close()
+
+
+@pytest.fixture
+def provider(emulator: UseapiEmulator, client: UseapiClient) -> Iterator[PixVerseAccountProvider]:
+    """The provider as the host runs it, its reads answered from the process-wide cache."""
+    instance = PixVerseAccountProvider()
+    config = stack_config(emulator, **{"useapi:maxRetries": "0"})
+    instance.configure(ConfigureRequest(Config(config, "pixverse-accounts")))
+    yield instance
+    instance.client().close()
+    account_cache.invalidate_all()  # the cache is process-wide: leave no list to a later test
+
+
+def _shared(provider: PixVerseAccountProvider) -> AccountCache:
+    """The cache the provider's reads use (and its writes must invalidate)."""
+    settings = provider.client().settings
+    return account_cache.shared_cache(settings.base_url, settings.token)
+
+
+def _max_jobs(provider: PixVerseAccountProvider, email: str) -> int | None:
+    """What a refresh would record for `email` (None: dropped from state as gone)."""
+    read = provider.read(email, account_inputs(email))
+    return None if read.id is None else int((read.outs or {})["maxJobs"])
 
 
 def _lists(emulator: UseapiEmulator) -> int:
@@ -55,9 +87,55 @@ def test_concurrent_reads_share_one_list_call(
     assert (_lists(emulator), _singles(emulator)) == (1, 0)
 
 
-def test_a_write_invalidates_and_the_next_read_sees_fresh_data(
+def _failed_update(provider: PixVerseAccountProvider, emulator: UseapiEmulator) -> None:
+    emulator.reject_login(EMAILS[0])
+    with pytest.raises(UseapiError, match="login failed"):
+        provider.update(EMAILS[0], {}, account_inputs(EMAILS[0], max_jobs=4))
+
+
+# Each write the provider makes, and what a read of the written account then finds.
+WRITES: dict[str, tuple[Callable[[PixVerseAccountProvider, UseapiEmulator], object], str, Any]] = {
+    "create": (
+        lambda provider, _: provider.create(account_inputs("new@example.com", max_jobs=2)),
+        "new@example.com",
+        2,
+    ),
+    "update": (
+        lambda provider, _: provider.update(EMAILS[0], {}, account_inputs(EMAILS[0], max_jobs=7)),
+        EMAILS[0],
+        7,
+    ),
+    "delete": (
+        lambda provider, _: provider.delete(EMAILS[0], account_inputs(EMAILS[0])),
+        EMAILS[0],
+        None,  # gone, not answered from the old list
+    ),
+    "failed update": (_failed_update, EMAILS[0], 3),
+}
+
+
+@pytest.mark.parametrize("write", sorted(WRITES))
+def test_a_provider_write_makes_the_next_read_fetch_anew(
+    emulator: UseapiEmulator, provider: PixVerseAccountProvider, write: str
+) -> None:
+    make_write, written, expected = WRITES[write]
+    bystander = EMAILS[1]
+    assert (_max_jobs(provider, EMAILS[0]), _lists(emulator)) == (3, 1)
+    emulator.oob_set_max_jobs(bystander, 6)
+    assert _max_jobs(provider, bystander) == 3  # no write since: the list answers
+    assert _lists(emulator) == 1
+
+    make_write(provider, emulator)
+
+    assert _max_jobs(provider, written) == expected
+    assert _max_jobs(provider, bystander) == 6
+    assert _lists(emulator) == 2
+
+
+def test_invalidate_makes_the_next_lookup_fetch_anew(
     emulator: UseapiEmulator, client: UseapiClient
 ) -> None:
+    """The cache's own contract, which the provider's writes rely on (tested above)."""
     cache = AccountCache()
     assert cache.lookup(EMAILS[0], client) is not None
     client.put_account(EMAILS[0], "pw", 7)
@@ -84,16 +162,14 @@ def test_no_accounts_at_all_is_a_miss_not_an_error(
 
 
 def test_a_failing_list_falls_back_to_single_reads_until_the_next_write(
-    emulator: UseapiEmulator, client: UseapiClient
+    emulator: UseapiEmulator, provider: PixVerseAccountProvider
 ) -> None:
-    cache = AccountCache()
-    sent = client.requests_sent
     emulator.fail_next("GET", 500)  # answered by the fault, so the emulator records no list
-    assert [cache.lookup(email, client) is not None for email in EMAILS[:3]] == [True] * 3
-    assert client.requests_sent - sent == 1 + 3
+    assert [_max_jobs(provider, email) for email in EMAILS[:3]] == [3, 3, 3]
+    assert emulator.statuses("GET") == [500, 200, 200, 200]  # the list failed, then singles
     assert (_lists(emulator), _singles(emulator)) == (0, 3)
-    cache.invalidate()
-    assert cache.lookup(EMAILS[0], client) is not None
+    provider.update(EMAILS[3], {}, account_inputs(EMAILS[3], max_jobs=4))
+    assert _max_jobs(provider, EMAILS[0]) == 3
     assert _lists(emulator) == 1  # the list is tried again after a write
 
 
@@ -117,18 +193,18 @@ class _HeldList:
 
 
 def test_a_list_fetched_across_a_write_is_not_kept(
-    emulator: UseapiEmulator, client: UseapiClient
+    emulator: UseapiEmulator, client: UseapiClient, provider: PixVerseAccountProvider
 ) -> None:
-    cache = AccountCache()
+    cache = _shared(provider)
     held = _HeldList(client)
     reader = threading.Thread(target=cache.lookup, args=(EMAILS[0], held))
     reader.start()
     assert held.fetched.wait(5)  # the list has left the server, maxJobs 3 in it
-    emulator.oob_set_max_jobs(EMAILS[1], 8)  # a write lands...
-    cache.invalidate()  # ...and invalidates, while that list is still on its way
+    # A provider write lands while that list is still on its way to the cache.
+    provider.update(EMAILS[1], {}, account_inputs(EMAILS[1], max_jobs=8))
     held.release.set()
     reader.join(timeout=5)
-    assert cache.lookup(EMAILS[1], client).max_jobs == 8  # type: ignore[union-attr]
+    assert _max_jobs(provider, EMAILS[1]) == 8
     assert _lists(emulator) == 2
 
 

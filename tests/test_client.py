@@ -113,6 +113,8 @@ def test_a_failed_login_is_one_400_naming_the_email_not_the_password(
 def test_retries_a_429_then_succeeds(client: UseapiClient, emulator: UseapiEmulator) -> None:
     emulator.fail_next("POST", 429, retry_after="0")
     assert client.put_account("ops@example.com", PASSWORD_SENTINEL, 3).max_jobs == 3
+    # What the server answered, in order: the injected 429, then the retry's 201.
+    assert emulator.statuses("POST") == [429, 201]
     assert len(emulator.calls("POST")) == 1  # the injected answer is served before recording
 
 

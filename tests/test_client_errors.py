@@ -12,8 +12,11 @@ import json
 import socket
 import time
 from collections.abc import Callable, Iterator
+from types import ModuleType
+from typing import Any
 
 import pytest
+import urllib3.util.retry
 
 from provider.settings import ProviderSettings
 from provider.useapi_client import (
@@ -116,6 +119,79 @@ def test_retry_after_is_honoured_and_reported(
 def test_retry_after_parsing_is_capped_and_never_raises(header: str, seconds: float) -> None:
     retry = UseapiRetry(retry_after_max=RETRY_AFTER_MAX_SECONDS)
     assert retry.parse_retry_after(header) == seconds
+
+
+class _SleepRecorder(ModuleType):
+    """urllib3's `time` module, except that `sleep` records the wait instead of waiting."""
+
+    def __init__(self) -> None:
+        super().__init__("time")
+        self.sleeps: list[float] = []
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(time, name)
+
+
+@pytest.fixture
+def urllib3_sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """Every wait the client's retry policy asks for (Retry-After or backoff), not waited out:
+    a capped Retry-After is a minute, and the suite must stay fast."""
+    recorder = _SleepRecorder()
+    monkeypatch.setattr(urllib3.util.retry, "time", recorder)
+    return recorder.sleeps
+
+
+# A server asking to wait a day, in both forms the header allows.
+DAY_LONG = ["86400", "Fri, 31 Dec 9999 23:59:59 GMT"]
+
+
+@pytest.mark.timeout(20)
+@pytest.mark.parametrize("retry_after", DAY_LONG, ids=["seconds", "http-date"])
+def test_a_day_long_retry_after_makes_a_real_call_wait_only_the_cap(
+    make_client: ClientFactory,
+    emulator: UseapiEmulator,
+    urllib3_sleeps: list[float],
+    retry_after: str,
+) -> None:
+    """The policy the client builds for a real call, over a socket: not one a test assembles."""
+    emulator.fail_next("POST", 429, retry_after=retry_after)
+    started = time.monotonic()
+    assert make_client().put_account(EMAIL, PASSWORD_SENTINEL, 3).max_jobs == 3
+    assert urllib3_sleeps == [RETRY_AFTER_MAX_SECONDS]
+    assert RETRY_AFTER_MAX_SECONDS <= 60  # an unattended run waits a minute, not a day
+    assert emulator.statuses("POST") == [429, 201]
+    assert time.monotonic() - started < 5  # nothing else waited
+
+
+@pytest.mark.timeout(20)
+@pytest.mark.parametrize("max_retries", [1, 4])
+@pytest.mark.parametrize(
+    ("status", "retry_after"), [(429, "86400"), (503, None)], ids=["retry-after", "backoff"]
+)
+def test_worst_case_seconds_is_what_the_client_really_waits(
+    make_client: ClientFactory,
+    emulator: UseapiEmulator,
+    urllib3_sleeps: list[float],
+    max_retries: int,
+    status: int,
+    retry_after: str | None,
+) -> None:
+    """Every attempt answered with `status`: the waits the client asks for are exactly what
+    `worst_case_seconds` adds to the attempts' timeouts."""
+    settings = ProviderSettings(token="-", timeout=1.0, max_retries=max_retries)
+    emulator.fail_next("GET", status, times=max_retries + 1, retry_after=retry_after)
+    error = _error(lambda: make_client(max_retries=max_retries).get_account(EMAIL))
+    assert error.status == status
+    assert emulator.statuses("GET") == [status] * (max_retries + 1)
+    waits = worst_case_seconds(settings, retry_after=retry_after is not None)
+    assert sum(urllib3_sleeps) == waits - (max_retries + 1) * settings.timeout
+    if retry_after is not None:
+        assert urllib3_sleeps == [RETRY_AFTER_MAX_SECONDS] * max_retries
+    else:  # urllib3 skips a zero wait: the schedule's first backoff is 0 s
+        assert urllib3_sleeps == [s for s in backoff_schedule(max_retries) if s > 0]
 
 
 def test_a_garbage_retry_after_still_retries(

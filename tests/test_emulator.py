@@ -132,3 +132,28 @@ def test_injected_status_with_retry_after_is_served_once(emulator: UseapiEmulato
     first = requests.get(url, headers=_auth(), timeout=TIMEOUT)
     assert first.status_code == 429 and first.headers["Retry-After"] == "1"
     assert requests.get(url, headers=_auth(), timeout=TIMEOUT).status_code == 404
+
+
+def test_every_answer_is_recorded_in_order_injected_faults_included(
+    emulator: UseapiEmulator,
+) -> None:
+    """`statuses()` is how retry tests count what the server said, so it must see faults too."""
+    emulator.fail_next("POST", 429, retry_after="1")
+    emulator.fail_next("POST", 503)
+    emulator.drop_next("POST")
+    url = f"{emulator.base_url}/pixverse/accounts/ops%40example.com"
+    statuses: list[int | None] = []
+    for _ in range(4):
+        try:
+            answer = requests.post(url, json=_body(), headers=_auth(), timeout=TIMEOUT)
+        except requests.ConnectionError:
+            statuses.append(None)
+        else:
+            statuses.append(answer.status_code)
+    requests.get(url, headers=_auth(), timeout=TIMEOUT)
+    assert statuses == [429, 503, None, 201]
+    assert emulator.statuses("POST") == [429, 503, None, 201]
+    assert emulator.statuses() == [429, 503, None, 201, 200]
+    assert len(emulator.calls("POST")) == 1  # only the request the API itself handled
+    emulator.reset_calls()
+    assert emulator.statuses() == []

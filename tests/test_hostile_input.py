@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from hypothesis.provisional import domains
 from pulumi.output import Unknown
 from pulumi.runtime import rpc
 
@@ -111,13 +112,103 @@ RULES = {
 }
 
 
+# Addresses the email rule must accept: hypothesis's RFC 5322 addresses, minus punycode
+# top-level domains (`xn--p1ai`), which the pragmatic rule in provider/validation.py rejects.
+well_formed_emails = st.emails(
+    domains=domains().filter(lambda domain: domain.rsplit(".", 1)[-1].isalpha())
+)
+
+
+def _broken(email: str, how: str) -> str:
+    local, domain = email.rsplit("@", 1)
+    return {
+        "no @": local + domain,
+        "two @": f"{local}@@{domain}",
+        "space": f"{local} x@{domain}",
+        "no dot in the domain": f"{local}@{domain.replace('.', '')}",
+        "double dot": f"{local}@{domain.replace('.', '..', 1)}",
+        "leading dot": f".{email}",
+        "dot before @": f"{local}.@{domain}",
+        "trailing newline": email + "\n",
+        "too long": "a" * 250 + email,
+    }[how]
+
+
+broken_emails = st.builds(
+    _broken,
+    well_formed_emails,
+    st.sampled_from(
+        [
+            "no @",
+            "two @",
+            "space",
+            "no dot in the domain",
+            "double dot",
+            "leading dot",
+            "dot before @",
+            "trailing newline",
+            "too long",
+        ]
+    ),
+)
+# Neither text nor None: what YAML or a wire value can be instead of a string.
+not_text = st.one_of(
+    st.integers(), st.floats(), st.booleans(), st.binary(max_size=5), st.lists(st.none())
+)
+too_long_secret = st.integers(1, 50).map(lambda n: "s" * (validation.MAX_SECRET_LENGTH + n))
+
+# Per rule: values it must accept, and values it must reject (the boundaries always tried).
+VALID: dict[str, st.SearchStrategy[Any]] = {
+    "email": well_formed_emails,
+    "password": st.sampled_from(["p", "p" * validation.MAX_SECRET_LENGTH])
+    | st.text(min_size=1, max_size=200),
+    "maxJobs": st.sampled_from([1, 8, 1.0, 8.0]) | st.integers(1, 8),
+    "token": st.sampled_from([None, "", "t" * validation.MAX_SECRET_LENGTH])
+    | st.text(max_size=200),
+}
+INVALID: dict[str, st.SearchStrategy[Any]] = {
+    "email": broken_emails | not_text,
+    "password": st.sampled_from([""]) | too_long_secret | not_text,
+    "maxJobs": st.one_of(
+        st.sampled_from([0, 9, 0.0, 9.0, 8.5, True, False, "3", None]),
+        st.integers(max_value=0),
+        st.integers(min_value=9),
+        st.floats().filter(lambda f: not (math.isfinite(f) and f.is_integer() and 1 <= f <= 8)),
+    ),
+    "token": too_long_secret | not_text,
+}
+
+
+@pytest.mark.parametrize("prop", sorted(RULES))
+@HOSTILE
+@given(data=st.data())
+def test_every_rule_accepts_what_it_must(prop: str, data: st.DataObject) -> None:
+    value = data.draw(VALID[prop], label=prop)
+    assert RULES[prop](value) is None, value
+
+
+@pytest.mark.parametrize("prop", sorted(RULES))
+@HOSTILE
+@given(data=st.data())
+def test_every_rule_rejects_what_it_must_with_a_reason_naming_it(
+    prop: str, data: st.DataObject
+) -> None:
+    value = data.draw(INVALID[prop], label=prop)
+    reason = RULES[prop](value)
+    assert reason is not None, value
+    assert prop in reason and len(reason) < 400
+    if prop in SECRET_PROPS and isinstance(value, str) and value:
+        assert value not in reason  # a rule never quotes a password or token
+
+
 @HOSTILE
 @given(value=odd_values, prop=st.sampled_from(sorted(RULES)))
-def test_every_rule_answers_a_reason_or_none(prop: str, value: Any) -> None:
+def test_any_value_gets_none_or_a_short_reason_quoting_no_secret(prop: str, value: Any) -> None:
+    """Shape only, for any value at all (the verdicts are checked by the two tests above)."""
     reason = RULES[prop](value)
     assert reason is None or (isinstance(reason, str) and prop in reason and len(reason) < 400)
     if prop in SECRET_PROPS and reason is not None and isinstance(value, str) and value:
-        assert value not in reason  # a rule never quotes a password or token
+        assert value not in reason
 
 
 @HOSTILE
@@ -146,10 +237,16 @@ def test_max_jobs_failures_say_the_rule(value: Any) -> None:
 
 
 @HOSTILE
-@given(email=st.emails())
-def test_well_formed_emails_get_a_verdict(email: str) -> None:
+@given(email=well_formed_emails)
+def test_well_formed_emails_are_accepted(email: str) -> None:
+    assert validation.email_problem(email) is None
+
+
+@HOSTILE
+@given(email=broken_emails)
+def test_broken_emails_are_rejected_naming_the_rule(email: str) -> None:
     reason = validation.email_problem(email)
-    assert reason is None or reason.startswith("email must")
+    assert reason is not None and reason.startswith("email must")
 
 
 def test_the_email_rule_is_fast_on_its_worst_cases() -> None:
@@ -179,9 +276,14 @@ def test_check_never_raises_and_names_each_bad_property(
         value = news.get(prop)
         if prop in SECRET_PROPS and isinstance(value, str) and value:
             assert value not in reason
-    for prop in ("email", "password", "maxJobs"):  # required
-        if prop not in news or news[prop] is None:
-            assert prop in failures
+    for prop in PROPS:  # each property fails exactly when its rule (tested above) says so
+        value = news.get(prop)
+        if isinstance(value, Unknown) or value == rpc.UNKNOWN:
+            assert prop not in failures  # preview: checked again once known
+        elif value is None:
+            assert (prop in failures) == (prop != "token")  # required, but for the token
+        else:
+            assert (prop in failures) == (RULES[prop](value) is not None), (prop, value)
     if not failures:
         inputs = result.inputs
         for prop in PROPS:

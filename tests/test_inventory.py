@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from hypothesis.provisional import domains
 
 from provider.inventory import (
     DEFAULT_WARN_DAYS,
@@ -19,6 +20,7 @@ from provider.inventory import (
     parse_warn_days,
 )
 from provider.sessions import account_summary, expires_at, session_warning
+from provider.validation import MAX_SECRET_LENGTH
 
 from .helpers import PASSWORD_SENTINEL, SESSION_TOKEN_SENTINEL
 
@@ -107,9 +109,12 @@ def test_every_problem_is_reported_at_once() -> None:
         max_size=6,
     )
 )
-def test_any_yaml_shaped_inventory_is_accepted_or_rejected_cleanly(raw: dict[Any, Any]) -> None:
+def test_any_yaml_shaped_inventory_is_accepted_or_rejected_without_crashing(
+    raw: dict[Any, Any],
+) -> None:
     """YAML allows keys that are numbers or booleans and values of any type: the result is
-    either valid accounts or an InventoryError, never a crash."""
+    either valid accounts or an InventoryError, never a crash. Random keys are rarely valid
+    emails, so this mostly shows nothing crashed; the two tests below check the verdicts."""
     try:
         accounts = parse_accounts(raw)
     except InventoryError as exc:
@@ -117,6 +122,69 @@ def test_any_yaml_shaped_inventory_is_accepted_or_rejected_cleanly(raw: dict[Any
     else:
         assert all(1 <= a.max_jobs <= 8 and isinstance(a.max_jobs, int) for a in accounts)
         assert len({a.email.casefold() for a in accounts}) == len(accounts)
+
+
+well_formed_emails = st.emails(
+    domains=domains().filter(lambda domain: domain.rsplit(".", 1)[-1].isalpha())
+).filter(lambda email: not email.casefold().startswith("defect"))
+max_jobs_values = st.integers(1, 8) | st.integers(1, 8).map(float)
+
+
+@st.composite
+def valid_inventories(draw: st.DrawFn) -> dict[Any, Any]:
+    emails = draw(st.lists(well_formed_emails, unique_by=str.casefold, max_size=5))
+    return {email: {"maxJobs": draw(max_jobs_values)} for email in emails}
+
+
+@given(raw=valid_inventories())
+def test_a_valid_inventory_becomes_exactly_its_accounts(raw: dict[Any, Any]) -> None:
+    assert parse_accounts(raw) == [
+        DesiredAccount(email, int(raw[email]["maxJobs"])) for email in sorted(raw)
+    ]
+
+
+# Entries that must be rejected, each under an email of its own.
+BAD_ENTRIES: st.SearchStrategy[Any] = st.one_of(
+    st.fixed_dictionaries({"maxJobs": st.sampled_from([0, 9, 2.5, "3", True, None])}),
+    st.just({"maxJobs": 3, "maxjobs": 4}),
+    st.just({}),
+    st.sampled_from([3, None, "maxJobs: 3", [3]]),
+)
+
+
+@st.composite
+def defective_inventories(draw: st.DrawFn) -> tuple[dict[Any, Any], set[str]]:
+    """A valid inventory plus at least one bad entry put in on purpose; the labels to name."""
+    raw = draw(valid_inventories())
+    named: set[str] = set()
+    for n, entry in enumerate(draw(st.lists(BAD_ENTRIES, max_size=3))):
+        raw[f"defect{n}@example.com"] = entry
+        named.add(f"defect{n}@example.com")
+    emails = [key for key in raw if not key.startswith("defect")]
+    if draw(st.booleans()) and emails:
+        twin = draw(st.sampled_from(emails)).swapcase()
+        if twin not in raw:
+            raw[twin] = {"maxJobs": 1}
+            named.add(max(twin, twin.swapcase()))  # the later of the two, sorted, is named
+    invalid_keys: list[Any] = draw(
+        st.lists(st.sampled_from(["not-an-email", "a@b", "a b@x.com", 7]), max_size=2)
+    )
+    for key in invalid_keys:
+        raw[key] = {"maxJobs": 1}
+        named.add(str(key))
+    if not named:
+        raw[7] = {"maxJobs": 1}
+        named.add("7")
+    return raw, named
+
+
+@given(inventory=defective_inventories())
+def test_a_defective_inventory_fails_naming_exactly_the_bad_entries(
+    inventory: tuple[dict[Any, Any], set[str]],
+) -> None:
+    raw, named = inventory
+    problems = problems_of(raw)
+    assert {problem.split(": ", 1)[0] for problem in problems} == named, problems
 
 
 # -- secrets --------------------------------------------------------------------------------
@@ -196,24 +264,93 @@ def test_a_secret_map_that_is_not_a_map_is_rejected() -> None:
     assert "must be a map of email" in secret_problems(PASSWORD_SENTINEL)[0]
 
 
-@given(
-    passwords=st.dictionaries(
-        st.text(min_size=0, max_size=20), st.one_of(st.text(max_size=30), st.none(), st.integers())
-    ),
-    tokens=st.one_of(
-        st.none(), st.dictionaries(st.text(max_size=20), st.one_of(st.text(), st.none()))
-    ),
+DECLARED = [account.email for account in DESIRED]
+# Keys no account declares: typos, leftovers, case variants, and what YAML makes of a bare key.
+undeclared_keys = st.one_of(
+    st.text(max_size=20),
+    st.sampled_from(["OPS@example.com", "ghost@example.com", "render@example.com "]),
+    st.integers(),
+).filter(lambda key: key not in DECLARED)
+valid_passwords = st.text(min_size=1, max_size=30).map(lambda text: PASSWORD_SENTINEL + text)
+valid_tokens = st.one_of(st.just(""), st.none(), st.text(max_size=30)).map(
+    lambda text: text if not text else SESSION_TOKEN_SENTINEL + text
 )
-def test_hostile_secret_maps_fail_cleanly_and_never_quote_a_value(
-    passwords: dict[str, Any], tokens: dict[str, Any] | None
+
+
+@st.composite
+def matching_maps(draw: st.DrawFn) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """A password for every declared email and tokens (if any) only for declared emails."""
+    passwords = {email: draw(valid_passwords) for email in DECLARED}
+    if draw(st.booleans()):
+        return passwords, None
+    holders = draw(st.lists(st.sampled_from(DECLARED), unique=True))
+    return passwords, {email: draw(valid_tokens) for email in holders}
+
+
+@given(maps=matching_maps())
+def test_matching_secret_maps_pair_every_account_with_its_own_secrets(
+    maps: tuple[dict[str, Any], dict[str, Any] | None],
 ) -> None:
-    marked = {email: f"{PASSWORD_SENTINEL}{value}" for email, value in passwords.items()}
-    try:
-        paired = pair_secrets(DESIRED, marked, tokens)
-    except InventoryError as exc:
-        assert PASSWORD_SENTINEL not in str(exc)
-    else:
-        assert set(paired) == {"ops@example.com", "render@example.com"}
+    passwords, tokens = maps
+    paired = pair_secrets(DESIRED, passwords, tokens)
+    assert paired == {
+        email: AccountSecrets(passwords[email], (tokens or {}).get(email) or None)
+        for email in DECLARED
+    }
+    assert PASSWORD_SENTINEL not in repr(paired) and SESSION_TOKEN_SENTINEL not in repr(paired)
+
+
+# What can be wrong with a declared email's secrets, and a hostile value for it.
+PASSWORD_DEFECTS = st.one_of(
+    st.none(),  # the same as missing
+    st.just(""),
+    st.integers(),
+    st.lists(st.text(max_size=3), max_size=2),
+    st.just(PASSWORD_SENTINEL + "x" * MAX_SECRET_LENGTH),
+)
+TOKEN_DEFECTS = st.one_of(
+    st.integers(), st.booleans(), st.just(SESSION_TOKEN_SENTINEL * (MAX_SECRET_LENGTH // 10))
+)
+
+
+@st.composite
+def defective_maps(
+    draw: st.DrawFn,
+) -> tuple[dict[Any, Any], dict[Any, Any] | None, set[str]]:
+    """Matching maps with at least one defect put in on purpose, and the keys it must name."""
+    matching_passwords, matching_tokens = draw(matching_maps())
+    passwords: dict[Any, Any] = dict(matching_passwords)
+    tokens: dict[Any, Any] = dict(matching_tokens or {})
+    named: set[str] = set()
+    for email in draw(st.lists(st.sampled_from(DECLARED), unique=True)):
+        defect = draw(st.sampled_from(["missing password", "bad password", "bad token"]))
+        if defect == "missing password":
+            del passwords[email]
+        elif defect == "bad password":
+            passwords[email] = draw(PASSWORD_DEFECTS)
+        else:
+            tokens[email] = draw(TOKEN_DEFECTS)
+        named.add(email)
+    for secrets in (passwords, tokens):
+        extras = draw(st.dictionaries(undeclared_keys, valid_passwords, max_size=2))
+        secrets.update(extras)
+        named.update(str(key) for key in extras)
+    if not named:  # nothing drawn: put in one stray password
+        passwords["ghost@example.com"] = PASSWORD_SENTINEL
+        named.add("ghost@example.com")
+    return passwords, tokens or None, named
+
+
+@given(maps=defective_maps())
+def test_defective_secret_maps_fail_naming_each_email_and_never_a_value(
+    maps: tuple[dict[Any, Any], dict[Any, Any] | None, set[str]],
+) -> None:
+    passwords, tokens, named = maps
+    problems = secret_problems(passwords, tokens)  # raises, and checks no sentinel is quoted
+    for key in named:
+        assert any(problem.startswith(f"{key}: ") for problem in problems), (key, problems)
+    for problem in problems:
+        assert any(problem.startswith(f"{key}: ") for key in named), (problem, named)
 
 
 # -- jwtWarnDays ------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from typing import Any
 
 import pulumi
@@ -75,19 +76,41 @@ def test_password_and_token_outputs_are_secret(monitor: RecordingMonitor) -> Any
     ).apply(verify)
 
 
+# How a program may pass the password or token: the class must send each as a secret.
+SECRET_FORMS: dict[str, Callable[[str], Any]] = {
+    "plain str": lambda value: value,
+    "plain Output": pulumi.Output.from_input,
+    "secret Output": pulumi.Output.secret,
+}
+
+
+@pytest.mark.parametrize("form", sorted(SECRET_FORMS))
 @pulumi.runtime.test
-def test_an_already_secret_password_is_accepted(monitor: RecordingMonitor) -> Any:
+def test_the_class_sends_password_and_token_as_secrets_however_they_are_passed(
+    monitor: RecordingMonitor, form: str
+) -> Any:
+    """The class's own wrapping, apart from the program's (tests/test_secrets.py checks that
+    the program hands over secret Outputs): a plain password must leave as a secret too."""
+    wrap = SECRET_FORMS[form]
     account = PixVerseAccount(
         "ops@example.com",
         email="ops@example.com",
-        password=pulumi.Output.secret(PASSWORD_SENTINEL),
+        password=wrap(PASSWORD_SENTINEL),
         max_jobs=3,
+        token=wrap(SESSION_TOKEN_SENTINEL),
     )
 
-    def verify(secret: bool) -> None:
-        assert secret
+    def verify(values: list[Any]) -> None:
+        password_secret, token_secret = values
+        sent = rpc.deserialize_properties(_registered(monitor).object)
+        for key, value in (("password", PASSWORD_SENTINEL), ("token", SESSION_TOKEN_SENTINEL)):
+            assert rpc.is_rpc_secret(sent[key]), f"{form} {key} left the program in plaintext"
+            assert rpc.unwrap_rpc_secret(sent[key]) == value
+        assert password_secret and token_secret
 
-    return _secretness(account.password).apply(verify)
+    return pulumi.Output.all(_secretness(account.password), _secretness(account.token)).apply(
+        verify
+    )
 
 
 @pulumi.runtime.test

@@ -3,9 +3,10 @@
 Three sentinels travel through every flow, failures included: the account password, the
 useapi.net API token and a PixVerse session token (plus a wrong API token and a rotated
 password). They must never appear in the engine-visible state outside the values the engine
-encrypts (tests/reliability_support.py models which those are, and the set_mocks test below
-proves the resource class really marks them), in the pickled `__provider`, in the provider
-host's stdout/stderr, in any error text or traceback the host sends, or in logs.
+encrypts (tests/reliability_support.py models which those are; the set_mocks tests below prove
+the resource class really marks them, and that the program hands it secrets already), in the
+pickled `__provider`, in the provider host's stdout/stderr, in any error text or traceback the
+host sends, or in logs.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from pulumi.dynamic.dynamic import serialize_provider
 from pulumi.runtime import rpc
 from pulumi.runtime.settings import get_root_resource
 
+import provider as provider_package
 from provider import PixVerseAccount, PixVerseAccountProvider
 from provider.account_provider import SECRET_PROPS
 from useapi_emulator import Fault, UseapiEmulator
@@ -341,26 +343,28 @@ FAR_SESSION = {
 }
 
 
-@pytest.fixture
-def program_config() -> Iterator[None]:
-    """The stack config a run hands the program: a plain inventory, secret passwords/tokens."""
+@pytest.fixture(params=[True], ids=["with-tokens"])
+def program_config(request: pytest.FixtureRequest) -> Iterator[bool]:
+    """The stack config a run hands the program: a plain inventory, secret passwords and
+    (unless the test parametrizes `program_config` with False) secret tokens."""
     config = {
         "pixverse-accounts:accounts": json.dumps({OPS: {"maxJobs": 3}, RENDER: {"maxJobs": 5}}),
         "pixverse-accounts:passwords": json.dumps(
             {OPS: PASSWORD_SENTINEL, RENDER: ROTATED_SENTINEL}
         ),
-        "pixverse-accounts:tokens": json.dumps({RENDER: SESSION_TOKEN_SENTINEL}),
     }
+    if request.param:
+        config["pixverse-accounts:tokens"] = json.dumps({RENDER: SESSION_TOKEN_SENTINEL})
     secret_keys = ["pixverse-accounts:passwords", "pixverse-accounts:tokens"]
     pulumi.runtime.set_all_config(config, secret_keys)
     mocks = EchoMocks(FAR_SESSION)
     pulumi.runtime.set_mocks(mocks, project="pixverse-accounts", stack="test", preview=False)
-    yield
+    yield bool(request.param)
     pulumi.runtime.set_all_config({}, [])
 
 
 @pulumi.runtime.test
-def test_stack_outputs_hold_no_secret(program_config: None) -> Any:
+def test_stack_outputs_hold_no_secret(program_config: bool) -> Any:
     runpy.run_path(str(PROGRAM), run_name="__main__")
     stack = get_root_resource()
     assert stack is not None
@@ -381,4 +385,99 @@ def test_stack_outputs_hold_no_secret(program_config: None) -> Any:
     return pulumi.Output.all(
         pulumi.Output.all(*resolved).apply(verify),
         pulumi.Output.all(*(_secretness(o) for o in resolved)).apply(secretness),
+    )
+
+
+# -- the program's own values: secret before they reach the resource --------------------------
+#
+# The resource class wraps the password (and token) in a secret again, so the program could read
+# its maps as plain config and every test of what reaches the engine would still pass; the next
+# export, log line or second resource fed from those values would leak. These tests look at the
+# program's side of the hand-over: how it reads the maps, and what it hands the resource class.
+
+SECRET_MAPS = ("passwords", "tokens")
+CONFIG_GETTERS = sorted(
+    name
+    for name in vars(pulumi.Config)
+    if name.startswith(("get", "require")) and callable(getattr(pulumi.Config, name))
+)
+
+
+@pytest.fixture
+def config_reads(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
+    """(getter, key) of every config read the program makes (the SDK's getters call each other:
+    only the outermost call, the one the program made, is kept)."""
+    reads: list[tuple[str, str]] = []
+    depth = [0]
+
+    def spy(name: str, getter: Callable[..., Any]) -> Callable[..., Any]:
+        def read(self: pulumi.Config, key: str, *args: Any, **kwargs: Any) -> Any:
+            if depth[0] == 0:
+                reads.append((name, key))
+            depth[0] += 1
+            try:
+                return getter(self, key, *args, **kwargs)
+            finally:
+                depth[0] -= 1
+
+        return read
+
+    for name in CONFIG_GETTERS:
+        monkeypatch.setattr(pulumi.Config, name, spy(name, getattr(pulumi.Config, name)))
+    return reads
+
+
+@pytest.fixture
+def handed(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """What the program hands `PixVerseAccount`, before the class wraps anything."""
+    received: list[dict[str, Any]] = []
+
+    def recording(resource_name: str, **kwargs: Any) -> PixVerseAccount:
+        received.append({"name": resource_name, **kwargs})
+        return PixVerseAccount(resource_name, **kwargs)
+
+    monkeypatch.setattr(provider_package, "PixVerseAccount", recording)
+    return received
+
+
+@pulumi.runtime.test
+def test_the_program_reads_passwords_and_tokens_only_as_secret_config(
+    program_config: bool, config_reads: list[tuple[str, str]]
+) -> Any:
+    runpy.run_path(str(PROGRAM), run_name="__main__")
+    for key in SECRET_MAPS:
+        getters = [name for name, read in config_reads if read == key]
+        assert getters, f"the program never reads `{key}`"
+        plain = [name for name in getters if "secret" not in name]
+        assert not plain, f"`{key}` is read as plain config with {plain}"
+    assert any(key == "accounts" for _, key in config_reads)  # the spy sees the program's reads
+
+
+@pytest.mark.parametrize(
+    "program_config", [True, False], ids=["tokens", "no-tokens"], indirect=True
+)
+@pulumi.runtime.test
+def test_the_program_hands_each_account_a_secret_password_and_token(
+    program_config: bool, handed: list[dict[str, Any]]
+) -> Any:
+    runpy.run_path(str(PROGRAM), run_name="__main__")
+    by_email = {entry["name"]: entry for entry in handed}
+    assert sorted(by_email) == [OPS, RENDER]
+    values: list[pulumi.Output[Any]] = []
+    for email in (OPS, RENDER):
+        for key in SECRET_PROPS:
+            value = by_email[email][key]
+            assert isinstance(value, pulumi.Output), f"{email}: {key} handed over as plain data"
+            values.append(value)
+
+    def secret(flags: list[bool]) -> None:
+        assert all(flags), f"a password or token Output is not secret: {flags}"
+
+    def right_values(resolved: list[Any]) -> None:
+        token = SESSION_TOKEN_SENTINEL if program_config else None
+        assert resolved == [PASSWORD_SENTINEL, None, ROTATED_SENTINEL, token]
+
+    return pulumi.Output.all(
+        pulumi.Output.all(*(_secretness(value) for value in values)).apply(secret),
+        pulumi.Output.all(*values).apply(right_values),
     )

@@ -191,6 +191,9 @@ class UseapiEmulator:
         self._faults: dict[str, deque[Fault]] = {method: deque() for method in ALL_METHODS}
         # (method, path, fault kind) of every request a fault was applied to, in order.
         self.faults_served: list[tuple[str, str, str]] = []
+        # (method, status) of every answer sent, injected faults included, in order; a request
+        # hung up on without a status line is recorded as None.
+        self.answers: list[tuple[str, int | None]] = []
         self._lock = threading.RLock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -245,6 +248,16 @@ class UseapiEmulator:
     def reset_calls(self) -> None:
         with self._lock:
             self.requests.clear()
+            self.answers.clear()
+
+    def statuses(self, method: str | None = None) -> list[int | None]:
+        """What the server answered, in order: each status (None: hung up without one)."""
+        with self._lock:
+            return [status for m, status in self.answers if method is None or m == method]
+
+    def _answered(self, method: str, status: int | None) -> None:
+        with self._lock:
+            self.answers.append((method, status))
 
     # -- fault injection ---------------------------------------------------------------------
 
@@ -470,6 +483,8 @@ def _make_handler(emulator: UseapiEmulator) -> type[BaseHTTPRequestHandler]:
         server_version = "useapi-emulator/1"
         # Headers and body go out in two writes; with Nagle on, delayed ACKs add ~40 ms a call.
         disable_nagle_algorithm = True
+        # Whether this request's status line went out (a truncated answer, then a hang-up).
+        _status_sent = False
 
         def setup(self) -> None:
             super().setup()
@@ -480,6 +495,7 @@ def _make_handler(emulator: UseapiEmulator) -> type[BaseHTTPRequestHandler]:
             """Quiet: request lines carry emails only, but tests want clean output."""
 
         def _dispatch(self) -> None:
+            self._status_sent = False
             method = self.command
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(min(length, MAX_BODY_BYTES)) if length else b""
@@ -522,6 +538,7 @@ def _make_handler(emulator: UseapiEmulator) -> type[BaseHTTPRequestHandler]:
                 self._hang_up()
                 return
             if fault and fault.truncate:
+                self._record_status(status)
                 self.send_response(status)
                 self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(payload)))
@@ -532,13 +549,20 @@ def _make_handler(emulator: UseapiEmulator) -> type[BaseHTTPRequestHandler]:
                 return
             self._send(status, payload, content_type, {})
 
+        def _record_status(self, status: int) -> None:
+            self._status_sent = True
+            emulator._answered(self.command, status)
+
         def _hang_up(self) -> None:
+            if not self._status_sent:
+                emulator._answered(self.command, None)
             self.close_connection = True
             self.connection.shutdown(socket.SHUT_RDWR)
 
         def _send(
             self, status: int, body: bytes, content_type: str, headers: dict[str, str]
         ) -> None:
+            self._record_status(status)
             self.send_response(status)
             if body:
                 self.send_header("Content-Type", content_type)
