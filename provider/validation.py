@@ -17,10 +17,12 @@ MAX_EMAIL_LENGTH = 254
 MAX_SECRET_LENGTH = 4096
 
 # Pragmatic address syntax: one @, no spaces or control characters, a dotted domain whose
-# labels are letters, digits and inner hyphens. useapi.net takes email+password accounts only.
+# labels are letters, digits and inner hyphens, ending in a top-level domain of letters or its
+# punycode form (`xn--p1ai` for .рф). useapi.net takes email+password accounts only.
 _EMAIL = re.compile(
     r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+"
-    r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$"
+    r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+"
+    r"(?:[A-Za-z]{2,63}|[Xx][Nn]--[A-Za-z0-9-]{1,58}[A-Za-z0-9])$"
 )
 
 

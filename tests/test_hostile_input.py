@@ -112,11 +112,9 @@ RULES = {
 }
 
 
-# Addresses the email rule must accept: hypothesis's RFC 5322 addresses, minus punycode
-# top-level domains (`xn--p1ai`), which the pragmatic rule in provider/validation.py rejects.
-well_formed_emails = st.emails(
-    domains=domains().filter(lambda domain: domain.rsplit(".", 1)[-1].isalpha())
-)
+# Addresses the email rule must accept: hypothesis's RFC 5322 addresses, punycode top-level
+# domains (`xn--p1ai`) included.
+well_formed_emails = st.emails(domains=domains())
 
 
 def _broken(email: str, how: str) -> str:
@@ -445,3 +443,17 @@ def test_any_account_list_parses_or_is_a_useapi_error(answer: Any) -> None:
     except UseapiError:
         return
     assert all(isinstance(a, Account) for a in accounts.values())
+
+
+@pytest.mark.parametrize(
+    ("email", "accepted"),
+    [
+        ("ops@example.xn--p1ai", True),  # .рф in its punycode form
+        ("ops@example.XN--P1AI", True),
+        ("ops@example.xn--", False),
+        ("ops@example.xn--p1ai-", False),
+        ("ops@example.c0m", False),
+    ],
+)
+def test_punycode_top_level_domains_are_addresses(email: str, accepted: bool) -> None:
+    assert (validation.email_problem(email) is None) is accepted
