@@ -18,52 +18,17 @@ import pytest
 from provider.settings import ProviderSettings
 from provider.useapi_client import (
     RETRY_AFTER_MAX_SECONDS,
-    UseapiClient,
-    UseapiError,
     UseapiRetry,
     backoff_schedule,
     worst_case_seconds,
 )
 from useapi_emulator import MALFORMED, Fault, UseapiEmulator
 
+from .conftest import ClientFactory
 from .helpers import PASSWORD_SENTINEL, TOKEN_SENTINEL
+from .helpers import useapi_error as _error
 
 EMAIL = "ops@example.com"
-ClientFactory = Callable[..., UseapiClient]
-
-
-@pytest.fixture
-def make_client(emulator: UseapiEmulator) -> Iterator[ClientFactory]:
-    clients: list[UseapiClient] = []
-
-    def make(
-        timeout: float = 1.0, max_retries: int = 3, base_url: str | None = None
-    ) -> UseapiClient:
-        client = UseapiClient(
-            ProviderSettings(
-                token=emulator.token,
-                base_url=base_url or emulator.base_url,
-                timeout=timeout,
-                max_retries=max_retries,
-            )
-        )
-        clients.append(client)
-        return client
-
-    yield make
-    for client in clients:
-        client.close()
-
-
-def _error(call: Callable[[], object]) -> UseapiError:
-    with pytest.raises(UseapiError) as caught:
-        call()
-    error = caught.value
-    # Nothing chained: requests' exceptions hold the prepared request (headers, body).
-    assert error.__cause__ is None and error.__context__ is None
-    for secret in (PASSWORD_SENTINEL, TOKEN_SENTINEL):
-        assert secret not in str(error) and secret not in repr(error)
-    return error
 
 
 # -- the retry policy -----------------------------------------------------------------------
