@@ -209,6 +209,15 @@ def _refused_once(emulator: UseapiEmulator, call: Callable[[], object], status: 
 
 
 @pytest.mark.parametrize("call", ["get", "list", "post", "delete"])
+def test_401_on_any_call_is_one_request_naming_the_token_setting(
+    make_client: ClientFactory, emulator: UseapiEmulator, call: str
+) -> None:
+    emulator.fail_next(_method(call), 401, retry_after="1")
+    text = _refused_once(emulator, _calls(make_client(max_retries=3))[call], 401)
+    assert "useapi:token" in text and "USEAPI_TOKEN" in text
+
+
+@pytest.mark.parametrize("call", ["get", "list", "post", "delete"])
 def test_402_is_not_retried_and_says_to_renew_the_subscription(
     make_client: ClientFactory, emulator: UseapiEmulator, call: str
 ) -> None:
