@@ -22,6 +22,7 @@ SUBSCRIPTION_EXPIRED = 402
 ACCOUNT_ERROR_STATE = 596
 _MARKUP_TYPES = frozenset({"text/html", "application/xhtml+xml", "text/xml", "application/xml"})
 _TEXT_PREVIEW_CHARS = 300
+_ERROR_CHARS = 500
 # Refusals useapi.net's APIs document (with their own `error` text); any other 4xx is named
 # as unexpected.
 _REFUSALS = frozenset({400, 403, 405, 409, 410, 412, 413, 422})
@@ -75,6 +76,12 @@ def not_found_problem(response: requests.Response) -> str | None:
     return f"a 404 whose body is JSON {type(parsed).__name__}, not an error object"
 
 
+def _printable(text: str, limit: int) -> str:
+    """One line of printable text: an answer must not move the cursor or recolour a terminal."""
+    words = "".join(ch if ch.isprintable() else " " for ch in text).split()
+    return " ".join(words)[:limit]
+
+
 def api_error_text(response: requests.Response) -> str:
     """The API's own `error` text, the start of a plain-text answer, or a safe description.
 
@@ -85,19 +92,16 @@ def api_error_text(response: requests.Response) -> str:
     try:
         body = response.json()
     except ValueError:
-        text = " ".join(response.text.split())
-        if not text:
-            return "an empty answer"
-        return text[:_TEXT_PREVIEW_CHARS]
+        return _printable(response.text, _TEXT_PREVIEW_CHARS) or "an empty answer"
     if isinstance(body, dict):
         error = body.get("error")
-        if isinstance(error, str):
-            return error[:500]
         # Some useapi.net APIs forward the upstream service's `{"error": {"message"}}`.
-        if isinstance(error, dict) and isinstance(error.get("message"), str):
-            return str(error["message"])[:500]
+        if isinstance(error, dict):
+            error = error.get("message")
+        if isinstance(error, str):
+            return _printable(error, _ERROR_CHARS)
     if isinstance(body, str):
-        return body[:_TEXT_PREVIEW_CHARS]
+        return _printable(body, _TEXT_PREVIEW_CHARS)
     return "no error text in the answer"
 
 

@@ -305,3 +305,12 @@ def test_an_upstream_error_object_is_quoted_by_its_message(
     emulator.inject("POST", Fault(status=400, body=body))
     error = _error(lambda: make_client().put_account(EMAIL, PASSWORD_SENTINEL, 3))
     assert error.api_error == "Request contains an invalid argument."
+
+
+def test_an_answers_text_reaches_the_user_as_one_printable_line(
+    make_client: ClientFactory, emulator: UseapiEmulator
+) -> None:
+    body = b"Subscription\x1b[31m expired\r\n\tplease renew"
+    emulator.inject("GET", Fault(status=402, body=body, content_type="text/plain"))
+    error = _error(lambda: make_client().get_account(EMAIL))
+    assert error.api_error == "Subscription [31m expired please renew"
