@@ -181,21 +181,39 @@ class PixVerseAccountProvider(ResourceProvider):
         email = str(props[EMAIL])
         password = str(_plain(props[PASSWORD]))
         token = _token_of(props)
+        max_jobs = validation.as_max_jobs(props[MAX_JOBS])
         try:
-            account = self.client().put_account(
-                email, password, validation.as_max_jobs(props[MAX_JOBS]), token
-            )
+            account = self.client().put_account(email, password, max_jobs, token)
         finally:
             account_cache.invalidate_all()  # a write, even a failed one, outdates the list
-        return self._outputs(account, password, token)
+        # An answer without maxJobs: the value just accepted (2xx) is the honest one.
+        return self._outputs(account, password, token, max_jobs)
 
     @staticmethod
-    def _outputs(account: Account, password: Any, token: Any) -> dict[str, Any]:
-        """State: the inputs (the password from us: the API masks it) plus the jwt block."""
+    def _outputs(
+        account: Account, password: Any, token: Any, known_max_jobs: Any
+    ) -> dict[str, Any]:
+        """State: the inputs (the password from us: the API masks it) plus the jwt block.
+
+        Every field of the API's answer is optional: a missing maxJobs falls back to
+        `known_max_jobs` (what was sent, or what state holds on a read); a missing session
+        field is left out of `jwt` rather than guessed.
+        """
+        max_jobs = account.max_jobs
+        if max_jobs is None:
+            if validation.max_jobs_problem(_plain(known_max_jobs)) is not None:
+                from .useapi_client import UseapiError
+
+                raise UseapiError(
+                    f"useapi.net's answer for {account.email} has no maxJobs and state holds "
+                    "none to fall back on; run `pulumi up` to set it again",
+                    email=account.email,
+                )
+            max_jobs = validation.as_max_jobs(_plain(known_max_jobs))
         outs: dict[str, Any] = {
             EMAIL: account.email,
             PASSWORD: password,
-            MAX_JOBS: account.max_jobs,
+            MAX_JOBS: max_jobs,
             JWT: account.jwt.to_wire() if account.jwt else None,
         }
         if token is not None:
@@ -214,7 +232,8 @@ class PixVerseAccountProvider(ResourceProvider):
             return ReadResult(None, {})
         password = _plain(props.get(PASSWORD))
         token = _token_of(props)
-        outs = self._outputs(account, password, token)
+        # maxJobs left out of the answer: what state holds is the last value known to be set.
+        outs = self._outputs(account, password, token, props.get(MAX_JOBS))
         inputs = {key: outs[key] for key in INPUTS if outs.get(key) is not None}
         return ReadResult(id_, outs, inputs)
 

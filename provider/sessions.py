@@ -28,13 +28,23 @@ def account_summary(jwt: Mapping[str, Any] | None, max_jobs: Any) -> dict[str, A
     }
 
 
+def has_expiry(jwt: Mapping[str, Any] | None) -> bool:
+    """Whether the API reported an expiry at all: every jwt field is optional in its docs."""
+    if not jwt:
+        return False
+    return any(jwt.get(key) not in (None, "") for key in (EXPIRE_TIME, EXPIRE_TIME_UTC))
+
+
 def expires_at(jwt: Mapping[str, Any] | None) -> datetime | None:
     """The session's expiry from `ExpireTime` (epoch seconds), else `ExpireTimeUTC`."""
     if not jwt:
         return None
     epoch = jwt.get(EXPIRE_TIME)
     if isinstance(epoch, (int, float)) and not isinstance(epoch, bool):
-        return datetime.fromtimestamp(float(epoch), tz=timezone.utc)
+        try:
+            return datetime.fromtimestamp(float(epoch), tz=timezone.utc)
+        except (OverflowError, OSError, ValueError):
+            pass  # out of range (milliseconds, say): try the ISO form
     text = jwt.get(EXPIRE_TIME_UTC)
     if isinstance(text, str) and text:
         try:
@@ -53,9 +63,13 @@ def session_warning(
     email: str, jwt: Mapping[str, Any] | None, now: datetime, warn_days: float
 ) -> str | None:
     """A warning naming the email and the time when the session has expired or expires
-    within `warn_days`; None when it is healthy."""
-    if not jwt:
-        return f"{email}: useapi.net holds no PixVerse session for this account"
+    within `warn_days`; None when it is healthy, or when the API did not say when it expires
+    (the field is optional: there is nothing to compare, and a warning on every run would
+    only teach people to ignore warnings)."""
+    if jwt is None:
+        return f"{email}: useapi.net reported no PixVerse session for this account"
+    if not has_expiry(jwt):
+        return None
     expiry = expires_at(jwt)
     if expiry is None:
         return f"{email}: the PixVerse session's expiry time is unreadable"

@@ -7,9 +7,7 @@ token, a password, a PixVerse session token) ever reaches an exception, a log li
 
 from __future__ import annotations
 
-import contextlib
 import json
-import math
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -31,6 +29,32 @@ from urllib3.util import Timeout
 from urllib3.util.retry import Retry
 
 from .settings import ProviderSettings
+from .useapi_answers import (
+    Account,
+    Jwt,
+    UseapiError,
+    parse_account,
+    parse_account_map,
+    parse_jwt,
+)
+from .useapi_status import (
+    BASE_URL_HINT,
+    api_error_text,
+    describe_body,
+    is_markup,
+    not_found_problem,
+    status_hint,
+)
+
+__all__ = [
+    "Account",
+    "Jwt",
+    "UseapiClient",
+    "UseapiError",
+    "parse_account",
+    "parse_account_map",
+    "parse_jwt",
+]
 
 # Statuses that say "try again": rate limiting and the gateway/server family.
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -46,76 +70,13 @@ POOL_SIZE = 8
 SECRET_MASK = "[secret]"
 # The usual cause of an answer that is not the API's JSON: a base URL that points at a web
 # page or a proxy's error page instead of the API root.
-MALFORMED_HINT = (
-    "check that `useapi:baseUrl` (USEAPI_BASE_URL) is the API root, "
-    "https://api.useapi.net/v2 by default, then retry"
-)
+MALFORMED_HINT = BASE_URL_HINT
+# RFC 3986 lets these stand raw in a path segment (sub-delims, ":" and "@"; quote() keeps the
+# unreserved ones itself). The docs send the email as it is, and whether the service decodes
+# `%40` is not documented: so `@`, `+` and `.` go raw, and only what a segment cannot hold
+# (`/`, `?`, `#`, `%`, spaces, non-ASCII, ...) is percent-encoded.
+PATH_SEGMENT_SAFE = "!$&'()*+,;=:@"
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class Jwt:
-    """The PixVerse session useapi.net holds for an account (its masked token is not kept)."""
-
-    account_id: int
-    expire_time: int
-    expire_time_utc: str
-    username: str
-
-    def to_wire(self) -> dict[str, Any]:
-        """The shape stored in state as the resource's `jwt` output."""
-        return {
-            "AccountId": self.account_id,
-            "ExpireTime": self.expire_time,
-            "ExpireTimeUTC": self.expire_time_utc,
-            "Username": self.username,
-        }
-
-
-@dataclass(frozen=True)
-class Account:
-    """An account configuration as useapi.net reports it. The API never returns the password."""
-
-    email: str
-    max_jobs: int
-    jwt: Jwt | None
-
-
-class UseapiError(Exception):
-    """Any failure talking to useapi.net, worded so a user can act on it.
-
-    Carries the HTTP status (None when no answer came), the API's own `error` text and the
-    account's email; never a password or the API token.
-    """
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        status: int | None = None,
-        api_error: str | None = None,
-        email: str | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.api_error = api_error
-        self.email = email
-
-
-def _hint(status: int | None, method: str) -> str:
-    """What to do next, by status: the part of an error message a user acts on."""
-    if status == 401:
-        return "check the useapi.net API token in `useapi:token` (or USEAPI_TOKEN)"
-    if status == 400 and method == "POST":
-        return (
-            "check the password, that the PixVerse account signs in with email and password "
-            "(Gmail, Apple and Discord sign-ins are not supported) and that maxJobs is 1..8"
-        )
-    if status == 429:
-        return "useapi.net is rate limiting; retry later or raise `useapi:maxRetries`"
-    if status is not None and status >= 500:
-        return "useapi.net is failing; retry later or raise `useapi:maxRetries`"
-    return "see the useapi.net PixVerse accounts documentation"
 
 
 def _redact(text: str, secrets: Iterable[str | None]) -> str:
@@ -155,8 +116,10 @@ def _build_retry(max_retries: int) -> Retry:
 
     POST is retried too, after a read timeout or a dropped connection as well as after a
     429/5xx: useapi.net's POST /accounts/{email} is an upsert ("create or update"), so
-    sending the same body again after a lost answer is harmless. Never retried: 400 (bad
-    input or a failed PixVerse login) and 401 (wrong token) — waiting changes neither.
+    sending the same body again after a lost answer is harmless. Never retried, even with a
+    Retry-After: 400 (bad input or a failed PixVerse login), 401 (wrong token), 402 (the
+    useapi.net subscription has expired) and 596 (useapi.net's own "account in an error
+    state", outside the 5xx that are retried) — waiting changes none of them.
     """
     return UseapiRetry(
         total=max_retries,
@@ -290,8 +253,8 @@ class UseapiClient:
         self._session.close()
 
     def account_url(self, email: str) -> str:
-        """`{email}` is one path segment: `a+b@x.com` → `a%2Bb%40x.com`."""
-        return f"{self._accounts_url}/{quote(email, safe='')}"
+        """`{email}` as the docs send it: `a+b@x.com` stays as is, `a/b@x.com` → `a%2Fb@x.com`."""
+        return f"{self._accounts_url}/{quote(email, safe=PATH_SEGMENT_SAFE)}"
 
     # -- the four calls ---------------------------------------------------------------------
 
@@ -327,18 +290,22 @@ class UseapiClient:
             "POST", self.account_url(email), email=email, body=body, secrets=secrets
         )
         self._raise_for_status(answer, "POST", email, secrets=secrets)
-        account = self._parse(answer, "POST", email, lambda body: parse_account(body, email))
-        if account.jwt is None:
-            # POST signs in to PixVerse; a success without a session cannot be trusted.
-            raise self._malformed(answer, "POST", email, "the answer has no `jwt` session")
-        return account
+        # Any 2xx with an account object: every field of it is optional (the caller fills a
+        # missing maxJobs from what it sent). No object at all is nothing usable.
+        return self._parse(answer, "POST", email, lambda body: parse_account(body, email))
 
     def delete_account(self, email: str) -> bool:
-        """Delete; False when there was nothing to delete (404 counts as already deleted)."""
+        """Delete; False when there was nothing to delete (the API's 404 means already gone).
+
+        Any 2xx is success, with or without a body (the docs give no status); only a web
+        page cannot be the API's answer, whatever its status.
+        """
         answer = self._send("DELETE", self.account_url(email), email=email)
         if self._not_found(answer, "DELETE", email):
             return False
         self._raise_for_status(answer, "DELETE", email)
+        if is_markup(answer.response):
+            raise self._malformed(answer, "DELETE", email, describe_body(answer.response))
         return True
 
     # -- transport --------------------------------------------------------------------------
@@ -399,18 +366,16 @@ class UseapiClient:
         """A 404 from the API itself ("no such account"), as opposed to one from a wrong URL.
 
         Refresh drops a resource from state on 404, so a 404 page from a mistyped
-        `useapi:baseUrl` (a web server's HTML, an empty body) must not pass for "every account
-        was deleted". The API answers its errors as JSON objects (`{"error", "code"}`); any
-        other 404 is an error that names the setting.
+        `useapi:baseUrl` must not pass for "every account was deleted". The API's 404 may be
+        JSON, plain text or empty (see `useapi_status.not_found_problem`); a web page is an
+        error that names the setting.
         """
         if answer.status != 404:
             return False
-        api_shaped = False
-        with contextlib.suppress(ValueError):
-            api_shaped = isinstance(answer.response.json(), dict)
-        if api_shaped:
+        problem = not_found_problem(answer.response)
+        if problem is None:
             return True
-        raise self._malformed(answer, method, email, f"a 404 that is {_non_json(answer.response)}")
+        raise self._malformed(answer, method, email, problem)
 
     def _raise_for_status(
         self,
@@ -427,8 +392,8 @@ class UseapiClient:
             api_error = f"redirected to {location[:200]}"
             hint = "set `useapi:baseUrl` to the API root itself (https://api.useapi.net/v2)"
         else:
-            api_error = _api_error_text(answer.response)
-            hint = _hint(status, method)
+            api_error = api_error_text(answer.response)
+            hint = status_hint(status, method)
         who = f" for {email}" if email else ""
         tries = (
             f" after {answer.attempts} attempts over {answer.elapsed:.1f}s"
@@ -455,7 +420,7 @@ class UseapiClient:
         try:
             return parse(answer.response.json())
         except ValueError:  # includes the JSON decoder's error
-            problem = _non_json(answer.response)
+            problem = describe_body(answer.response)
         except UseapiError as exc:
             problem = str(exc)
         raise self._malformed(answer, method, email, problem)
@@ -507,83 +472,3 @@ def _describe_transport_failure(
     if isinstance(exc, requests.exceptions.ConnectionError):
         return "the connection failed", unreachable
     return f"the request failed ({type(exc).__name__})", unreachable
-
-
-def _non_json(response: requests.Response) -> str:
-    kind = response.headers.get("Content-Type", "no content type").split(";")[0].strip()
-    try:
-        response.json()
-    except ValueError:
-        return f"not JSON ({kind or 'no content type'}, {len(response.content)} bytes)"
-    return f"not a JSON object ({kind or 'no content type'}, {len(response.content)} bytes)"
-
-
-def _api_error_text(response: requests.Response) -> str:
-    """The API's own `error` text, or a short, safe description of a non-JSON answer."""
-    try:
-        body = response.json()
-    except ValueError:
-        return f"an answer that is {_non_json(response)}"
-    if isinstance(body, dict) and isinstance(body.get("error"), str):
-        return str(body["error"])[:500]
-    return "no error text in the answer"
-
-
-def _malformed_field(where: str, key: str, expected: str, value: Any) -> UseapiError:
-    # The type only, never the value: an answer is not trusted to be free of secrets.
-    return UseapiError(
-        f"`{key}` of {where} should be {expected}, got {type(value).__name__}",
-        email=where,
-    )
-
-
-def _int_field(data: Mapping[str, Any], key: str, where: str) -> int:
-    value = data.get(key)
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, float))
-        or (isinstance(value, float) and not (math.isfinite(value) and value.is_integer()))
-    ):
-        raise _malformed_field(where, key, "a whole number", value)
-    return int(value)
-
-
-def _str_field(data: Mapping[str, Any], key: str, where: str) -> str:
-    value = data.get(key)
-    if not isinstance(value, str):
-        raise _malformed_field(where, key, "text", value)
-    return value
-
-
-def parse_jwt(data: Any, email: str) -> Jwt | None:
-    """The session block, minus its masked token; None when useapi.net holds no session."""
-    if data is None:
-        return None
-    if not isinstance(data, dict):
-        raise _malformed_field(email, "jwt", "an object", data)
-    return Jwt(
-        account_id=_int_field(data, "AccountId", email),
-        expire_time=_int_field(data, "ExpireTime", email),
-        expire_time_utc=_str_field(data, "ExpireTimeUTC", email),
-        username=_str_field(data, "Username", email),
-    )
-
-
-def parse_account_map(data: Any) -> dict[str, Account]:
-    """`GET /accounts`: a map of email to account object."""
-    if not isinstance(data, dict):
-        raise UseapiError(f"expected a map of email to account, got {type(data).__name__}")
-    return {str(key): parse_account(value, str(key)) for key, value in data.items()}
-
-
-def parse_account(data: Any, email: str) -> Account:
-    """Typed account from an API answer; a malformed answer is a clear UseapiError."""
-    if not isinstance(data, dict):
-        raise UseapiError(
-            f"expected an account object for {email}, got {type(data).__name__}", email=email
-        )
-    return Account(
-        email=_str_field(data, "email", email) if "email" in data else email,
-        max_jobs=_int_field(data, "maxJobs", email),
-        jwt=parse_jwt(data.get("jwt"), email),
-    )

@@ -7,6 +7,8 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from localengine import ProviderHost
+from provider.settings import ProviderSettings
+from provider.useapi_client import UseapiClient
 from useapi_emulator import UseapiEmulator
 
 from .helpers import PROJECT_ROOT, TOKEN_SENTINEL, clean_env
@@ -35,6 +37,31 @@ def stack_config(emu: UseapiEmulator, **overrides: str) -> dict[str, str]:
 
 
 HostFactory = Callable[..., ProviderHost]
+ClientFactory = Callable[..., UseapiClient]
+
+
+@pytest.fixture
+def make_client(emulator: UseapiEmulator) -> Iterator[ClientFactory]:
+    """Clients for the emulator with short budgets; every one is closed at teardown."""
+    clients: list[UseapiClient] = []
+
+    def make(
+        timeout: float = 1.0, max_retries: int = 3, base_url: str | None = None
+    ) -> UseapiClient:
+        client = UseapiClient(
+            ProviderSettings(
+                token=emulator.token,
+                base_url=base_url or emulator.base_url,
+                timeout=timeout,
+                max_retries=max_retries,
+            )
+        )
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.close()
 
 
 @pytest.fixture

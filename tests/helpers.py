@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from pulumi.dynamic.dynamic import serialize_provider
 
 from provider import PixVerseAccountProvider
+from provider.useapi_client import UseapiError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # Sentinels: if either string shows up anywhere a user could see it, a secret leaked.
@@ -42,3 +45,15 @@ def account_inputs(
     if token is not None:
         props["token"] = token
     return props
+
+
+def useapi_error(call: Callable[[], object]) -> UseapiError:
+    """The UseapiError `call` raises, checked for what every client error must hold."""
+    with pytest.raises(UseapiError) as caught:
+        call()
+    error = caught.value
+    # Nothing chained: requests' exceptions hold the prepared request (headers, body).
+    assert error.__cause__ is None and error.__context__ is None
+    for secret in (PASSWORD_SENTINEL, TOKEN_SENTINEL):
+        assert secret not in str(error) and secret not in repr(error)
+    return error

@@ -37,13 +37,13 @@ def test_put_returns_a_typed_account_and_sends_bearer_auth(
     assert emulator.accounts["ops@example.com"].password == PASSWORD_SENTINEL
 
 
-def test_the_email_is_one_url_encoded_path_segment(
+def test_the_email_is_one_path_segment_sent_as_the_docs_send_it(
     client: UseapiClient, emulator: UseapiEmulator
 ) -> None:
     client.put_account("a+b@x.com", PASSWORD_SENTINEL, 1)
     assert client.get_account("a+b@x.com") is not None
     assert client.delete_account("a+b@x.com")
-    assert {r.path for r in emulator.calls()} == {"/v2/pixverse/accounts/a%2Bb%40x.com"}
+    assert {r.path for r in emulator.calls()} == {"/v2/pixverse/accounts/a+b@x.com"}
 
 
 def test_the_session_token_is_sent_only_when_set(
@@ -152,7 +152,7 @@ def test_proxy_settings_come_from_the_environment_once(
         assert api.put_account("ops@example.com", PASSWORD_SENTINEL, 3).max_jobs == 3
     finally:
         api.close()
-    assert emulator.calls("POST")[0].path == "/v2/pixverse/accounts/ops%40example.com"
+    assert emulator.calls("POST")[0].path == "/v2/pixverse/accounts/ops@example.com"
 
 
 def test_no_proxy_bypasses_the_proxy(

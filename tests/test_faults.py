@@ -150,7 +150,7 @@ def test_a_server_slower_than_the_timeout_fails_in_bounded_time(
     elapsed = time.monotonic() - started
     assert 3 * 0.5 <= elapsed <= budget + HOST_SLACK, (elapsed, budget)
     error = result.failed[EMAIL]
-    url = f"{emulator.base_url}/pixverse/accounts/ops%40example.com"
+    url = f"{emulator.base_url}/pixverse/accounts/ops@example.com"
     assert url in error and EMAIL in error
     assert "no answer within the 0.5s timeout" in error and "3 attempt(s)" in error
     assert "useapi:timeout" in error
@@ -253,10 +253,10 @@ def test_a_malformed_answer_fails_the_account_and_the_next_run_converges(
     emulator: UseapiEmulator, start_host: HostFactory
 ) -> None:
     stack = _stack(emulator, start_host)
-    emulator.malformed_next("POST", "missing-jwt")
+    emulator.malformed_next("POST", "wrong-types")
     first = stack.up(desired_accounts([EMAIL]))
-    assert "`jwt`" in first.failed[EMAIL] and "useapi:baseUrl" in first.failed[EMAIL]
-    assert stack.state == {}  # never a resource without a session in state
+    assert "`maxJobs`" in first.failed[EMAIL] and "useapi:baseUrl" in first.failed[EMAIL]
+    assert stack.state == {}  # never a resource from an answer that cannot be the API's
     second = stack.up(desired_accounts([EMAIL]))
     assert second.created == [EMAIL]  # POST adopts what the first run configured
     assert set(stack.state) == set(emulator.accounts) == {EMAIL}

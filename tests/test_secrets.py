@@ -146,7 +146,9 @@ FAILURES: dict[str, Callable[[UseapiEmulator], None]] = {
     "dropped": lambda emu: emu.drop_next("POST", times=2),
     "truncated": lambda emu: emu.inject("POST", Fault(truncate=True)),
     "html page": lambda emu: emu.malformed_next("POST", "html"),
-    "missing jwt": lambda emu: emu.malformed_next("POST", "missing-jwt"),
+    "wrong types": lambda emu: emu.malformed_next("POST", "wrong-types"),
+    "subscription expired (402)": lambda emu: setattr(emu, "subscription_expired", True),
+    "account in an error state (596)": lambda emu: emu.mark_error(OPS),
     "an API that echoes the secrets": lambda emu: emu.inject(
         "POST",
         Fault(

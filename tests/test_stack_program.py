@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from useapi_emulator import UseapiEmulator
+from useapi_emulator import UseapiEmulator, Variants
 
 from .helpers import PASSWORD_SENTINEL, SESSION_TOKEN_SENTINEL, TOKEN_SENTINEL
 from .stack_support import StackProject
@@ -256,6 +256,28 @@ def test_an_expiring_session_warns_naming_the_email_and_time(
     assert "batch@example.com" in warnings[0]
     assert "expired at 2023-11-14 22:13:20 UTC" in warnings[0]
     assert "warning: batch@example.com" in result.stdout
+
+
+def test_answers_without_a_session_expiry_export_what_is_there_and_warn_only_when_known(
+    project: StackProject, emulator: UseapiEmulator
+) -> None:
+    """The docs' model makes every jwt field optional: no expiry is no warning, not a crash."""
+    emulator.variants = Variants(omit=frozenset({"jwt.ExpireTime", "jwt.ExpireTimeUTC"}))
+    project.write(ACCOUNTS, PASSWORDS)
+    result = project.up_ok()
+    assert result.summary["warnings"] == []
+    assert result.summary["outputs"]["accounts"]["render@example.com"] == {
+        "Username": "render",
+        "ExpireTimeUTC": "",
+        "maxJobs": 5,
+    }
+
+    emulator.variants = Variants(omit=frozenset({"jwt"}))  # no session block at all
+    project.up_ok("refresh")
+    warnings = project.up_ok().summary["warnings"]
+    assert sorted(warnings) == sorted(
+        f"{email}: useapi.net reported no PixVerse session for this account" for email in ACCOUNTS
+    )
 
 
 def test_jwt_warn_days_widens_the_warning_window(

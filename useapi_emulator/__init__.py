@@ -1,5 +1,5 @@
 """A local useapi.net PixVerse accounts API for tests, benchmarks and the offline demo."""
 
-from .server import MALFORMED, Fault, RecordedRequest, UseapiEmulator
+from .server import MALFORMED, Fault, RawAnswer, RecordedRequest, UseapiEmulator, Variants
 
-__all__ = ["MALFORMED", "Fault", "RecordedRequest", "UseapiEmulator"]
+__all__ = ["MALFORMED", "Fault", "RawAnswer", "RecordedRequest", "UseapiEmulator", "Variants"]

@@ -8,6 +8,12 @@ the `GET /accounts` map, and masked `password` / `jwt.token` in every answer.
 For tests it records every request (bodies kept, but masked in any repr) and can inject
 faults per method: queued statuses (with Retry-After), slow answers, dropped connections,
 plus out-of-band changes (an account deleted, maxJobs changed, a session expired).
+
+Where useapi.net's docs leave a behaviour open, `Variants` switches between the forms they
+allow (the path segment taken literally, the 404 body, fields left out, DELETE's answer),
+and `subscription_expired` / `mark_error` serve the documented 402 and 596. POST bodies may
+be JSON or multipart/form-data, and `maxJobs` a numeric string, as the docs and the Postman
+collection allow: the emulator is never stricter than the service it stands in for.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import socket
 import sys
 import threading
@@ -23,6 +30,8 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from email.parser import BytesParser
+from email.policy import HTTP
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -33,6 +42,62 @@ MASKED_PASSWORD = "…secured…"
 SESSION_SECONDS = 30 * 24 * 3600
 MAX_BODY_BYTES = 1 << 20
 ALL_METHODS = ("GET", "POST", "DELETE")
+# The docs' own 404 text for GET /accounts and GET /accounts/{email}.
+NOT_FOUND_TEXT = "Configuration not found. To create configuration use POST /accounts/email."
+SUBSCRIPTION_EXPIRED_ERROR = "Account has no subscription or subscription expired"
+# Fields an answer may leave out (the docs' model: "all fields are optional").
+OMITTABLE = frozenset(
+    {
+        "email",
+        "password",
+        "maxJobs",
+        "jwt",
+        "jwt.AccountId",
+        "jwt.ExpireTime",
+        "jwt.ExpireTimeUTC",
+        "jwt.Username",
+        "jwt.token",
+    }
+)
+NOT_FOUND_SHAPES = ("json", "text", "empty")
+DELETE_ANSWERS = ("204", "200-json", "200-empty")
+_NUMERIC = re.compile(r"\s*[0-9]{1,3}\s*")
+
+
+@dataclass(frozen=True)
+class RawAnswer:
+    """An answer that is not JSON: plain text, an HTML page, bytes as they go on the wire."""
+
+    body: bytes
+    content_type: str
+
+
+@dataclass
+class Variants:
+    """The forms useapi.net's docs allow where they do not pin one down; tests switch them.
+
+    - `literal_path`: the `{email}` path segment is taken as it is, not percent-decoded, as a
+      service that does not decode `%40` would (a client that encodes `@` then misses).
+    - `not_found`: the body of the API's own 404s: "json" (`{"error", "code"}`), "text" (the
+      docs' prose) or "empty".
+    - `omit`: fields left out of every account object (see OMITTABLE), e.g. {"jwt"}.
+    - `delete_answer`: "204" (no body), "200-json" or "200-empty".
+    - `website_404`: paths outside the API get a web server's HTML 404 page, as a mistyped
+      `useapi:baseUrl` would.
+    """
+
+    literal_path: bool = False
+    not_found: str = "json"
+    omit: frozenset[str] = frozenset()
+    delete_answer: str = "204"
+    website_404: bool = False
+
+    def __post_init__(self) -> None:
+        unknown = set(self.omit) - OMITTABLE
+        if unknown or self.not_found not in NOT_FOUND_SHAPES:
+            raise ValueError(f"unknown variant: omit {sorted(unknown)}, 404 {self.not_found!r}")
+        if self.delete_answer not in DELETE_ANSWERS:
+            raise ValueError(f"unknown DELETE answer {self.delete_answer!r}")
 
 
 def _iso(epoch: int) -> str:
@@ -101,6 +166,11 @@ def _wrong_types(answer: Any) -> Any:
     return {**answer, "maxJobs": str(answer.get("maxJobs")), "jwt": ["not", "an", "object"]}
 
 
+WEBSITE_404_PAGE = (
+    b"<!DOCTYPE html><html><head><title>404 Not Found</title></head>"
+    b"<body><h1>Not Found</h1><p>The requested URL was not found on this server.</p>"
+    b"</body></html>"
+)
 HTML_ERROR_PAGE = (
     b"<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head>"
     b"<body><h1>502 Bad Gateway</h1><p>upstream unavailable</p></body></html>"
@@ -133,20 +203,23 @@ class StoredAccount:
     expire_time: int
     username: str
 
-    def to_json(self) -> dict[str, Any]:
-        """The account object as useapi.net answers it: password and session token masked."""
-        return {
+    def to_json(self, omit: frozenset[str] = frozenset()) -> dict[str, Any]:
+        """The account object as useapi.net answers it: password and session token masked,
+        and the fields in `omit` ("maxJobs", "jwt.ExpireTime", ...) left out."""
+        jwt = {
+            "AccountId": self.account_id,
+            "ExpireTime": self.expire_time,
+            "ExpireTimeUTC": _iso(self.expire_time),
+            "Username": self.username,
+            "token": "eyJ…secured…xYz",
+        }
+        answer: dict[str, Any] = {
             "email": self.email,
             "password": MASKED_PASSWORD,
             "maxJobs": self.max_jobs,
-            "jwt": {
-                "AccountId": self.account_id,
-                "ExpireTime": self.expire_time,
-                "ExpireTimeUTC": _iso(self.expire_time),
-                "Username": self.username,
-                "token": "eyJ…secured…xYz",
-            },
+            "jwt": {k: v for k, v in jwt.items() if f"jwt.{k}" not in omit},
         }
+        return {k: v for k, v in answer.items() if k not in omit}
 
 
 class _QuietServer(ThreadingHTTPServer):
@@ -185,6 +258,11 @@ class UseapiEmulator:
             self.accounts = _load_accounts(self.state_path)
         self.requests: list[RecordedRequest] = []
         self.rejected_logins: set[str] = set()
+        self.variants = Variants()
+        # Documented statuses: 402 for every API call while set; 596 for calls naming an
+        # account in `error_accounts` (reason by email) until it is deleted.
+        self.subscription_expired = False
+        self.error_accounts: dict[str, str] = {}
         self.latency = 0.0
         # TCP connections accepted so far: how a test or the benchmark sees keep-alive reuse.
         self.connections_opened = 0
@@ -340,13 +418,23 @@ class UseapiEmulator:
         with self._lock:
             self.rejected_logins.add(email)
 
+    def mark_error(self, email: str, reason: str = "refresh token rejected") -> None:
+        """Put the account in useapi.net's error state: GET and POST for it answer 596 until
+        it is deleted (the docs' remedy: delete it and add it again)."""
+        with self._lock:
+            self.error_accounts[email] = reason
+
     # -- the API ------------------------------------------------------------------------------
 
     def handle(self, method: str, path: str, authorized: bool, body: Any) -> tuple[int, Any]:
-        """The API's answer as (status, JSON body or None)."""
+        """The API's answer as (status, JSON body, RawAnswer or None)."""
+        variants = self.variants
+        if variants.website_404 and not path.startswith("/v2/pixverse/"):
+            return 404, RawAnswer(WEBSITE_404_PAGE, "text/html; charset=utf-8")
         email = None
         if path.startswith(API_PREFIX + "/"):
-            email = unquote(path[len(API_PREFIX) + 1 :])
+            segment = path[len(API_PREFIX) + 1 :]
+            email = segment if variants.literal_path else unquote(segment)
         with self._lock:
             self.requests.append(
                 RecordedRequest(
@@ -355,12 +443,17 @@ class UseapiEmulator:
             )
         if not authorized:
             return 401, {"error": "Unauthorized", "code": 401}
+        if self.subscription_expired:
+            return 402, {"error": SUBSCRIPTION_EXPIRED_ERROR, "code": 402}
         if path.rstrip("/") == API_PREFIX:
             if method != "GET":
                 return 405, {"error": f"Method {method} not allowed", "code": 405}
             return self._list()
         if email is None or email == "" or "/" in email:
             return 404, {"error": f"Not found: {path}", "code": 404}
+        reason = self.error_accounts.get(email)
+        if reason is not None and method in ("GET", "POST"):
+            return 596, {"error": f"Account {email} in error state: {reason}", "code": 596}
         if method == "GET":
             return self._get(email)
         if method == "DELETE":
@@ -369,38 +462,57 @@ class UseapiEmulator:
             return self._post(email, body)
         return 405, {"error": f"Method {method} not allowed", "code": 405}
 
+    def _not_found(self, error: str) -> tuple[int, Any]:
+        """The API's own 404, in the shape `variants.not_found` names."""
+        shape = self.variants.not_found
+        if shape == "text":
+            return 404, RawAnswer(NOT_FOUND_TEXT.encode(), "text/plain; charset=utf-8")
+        if shape == "empty":
+            return 404, None
+        return 404, {"error": error, "code": 404}
+
     def _list(self) -> tuple[int, Any]:
         with self._lock:
             if not self.accounts:
-                return 404, {"error": "No PixVerse accounts configured", "code": 404}
-            return 200, {e: a.to_json() for e, a in sorted(self.accounts.items())}
+                return self._not_found("No PixVerse accounts configured")
+            omit = self.variants.omit
+            return 200, {e: a.to_json(omit) for e, a in sorted(self.accounts.items())}
 
     def _get(self, email: str) -> tuple[int, Any]:
         with self._lock:
             account = self.accounts.get(email)
             if account is None:
-                return 404, {"error": f"PixVerse account {email} not found", "code": 404}
-            return 200, account.to_json()
+                return self._not_found(f"PixVerse account {email} not found")
+            return 200, account.to_json(self.variants.omit)
 
     def _delete(self, email: str) -> tuple[int, Any]:
         with self._lock:
             if self.accounts.pop(email, None) is None:
-                return 404, {"error": f"PixVerse account {email} not found", "code": 404}
+                return self._not_found(f"PixVerse account {email} not found")
+            self.error_accounts.pop(email, None)
             self._persist()
-            return 204, None
+            remaining = len(self.accounts)
+        answer = self.variants.delete_answer
+        if answer == "200-json":
+            return 200, {"account": email, "deleted": True, "remaining": remaining}
+        if answer == "200-empty":
+            return 200, RawAnswer(b"", "application/json")
+        return 204, None
 
     def _post(self, email: str, body: Any) -> tuple[int, Any]:
         def bad(message: str) -> tuple[int, Any]:
             return 400, {"error": message, "code": 400}
 
         if not isinstance(body, dict):
-            return bad("Request body must be a JSON object")
+            return bad("Request body must be a JSON object or multipart/form-data")
         if body.get("email") != email:
             return bad("Parameter email is required and must match the email in the path")
         password = body.get("password")
         if not isinstance(password, str) or password == "":
             return bad("Parameter password is required")
         max_jobs = body.get("maxJobs")
+        if isinstance(max_jobs, str) and _NUMERIC.fullmatch(max_jobs):
+            max_jobs = int(max_jobs)  # a form field is text; the Postman collection sends text
         if isinstance(max_jobs, bool) or not isinstance(max_jobs, int) or not 1 <= max_jobs <= 8:
             return bad("Parameter maxJobs must be an integer from 1 to 8")
         token = body.get("token")
@@ -424,7 +536,7 @@ class UseapiEmulator:
             )
             self.accounts[email] = account
             self._persist()
-            return 201, account.to_json()
+            return 201, account.to_json(self.variants.omit)
 
     def stored(self) -> Iterator[StoredAccount]:
         with self._lock:
@@ -477,6 +589,33 @@ def _load_accounts(path: Path) -> dict[str, StoredAccount]:
     return accounts
 
 
+def _parse_body(content_type: str, raw: bytes) -> Any:
+    """A request body as a dict: JSON, or multipart/form-data (the docs allow either).
+
+    Anything else is returned as a marker string, which POST rejects with a 400.
+    """
+    if not raw:
+        return None
+    if content_type.split(";")[0].strip().lower() == "multipart/form-data":
+        message = BytesParser(policy=HTTP).parsebytes(
+            b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + raw
+        )
+        if not message.is_multipart():
+            return "<not a form>"
+        fields: dict[str, Any] = {}
+        for part in message.iter_parts():
+            name = part.get_param("name", header="content-disposition")
+            if isinstance(name, str):
+                payload = part.get_payload(decode=True)
+                if isinstance(payload, bytes):
+                    fields[name] = payload.decode("utf-8", errors="replace")
+        return fields
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return "<not json>"
+
+
 def _make_handler(emulator: UseapiEmulator) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # keep-alive, so the client's connection pool is real
@@ -520,13 +659,13 @@ def _make_handler(emulator: UseapiEmulator) -> type[BaseHTTPRequestHandler]:
                 headers = {"Retry-After": fault.retry_after} if fault.retry_after else {}
                 self._send(fault.status, body, fault.content_type, headers)
                 return
-            try:
-                parsed: Any = json.loads(raw) if raw else None
-            except ValueError:
-                parsed = "<not json>"
+            parsed = _parse_body(self.headers.get("Content-Type", ""), raw)
             authorized = self.headers.get("Authorization") == f"Bearer {emulator.token}"
             status, answer = emulator.handle(method, path, authorized, parsed)
             content_type = "application/json"
+            if isinstance(answer, RawAnswer):
+                content_type = answer.content_type
+                answer = answer.body
             if fault and fault.mutate is not None:
                 answer = fault.mutate(answer)
                 content_type = fault.content_type
