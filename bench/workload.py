@@ -20,6 +20,7 @@ from pulumi.dynamic.dynamic import serialize_provider
 
 from localengine import ProviderHost
 from provider import PixVerseAccountProvider
+from provider.useapi_client import PATH_SEGMENT_SAFE
 from useapi_emulator import UseapiEmulator
 
 T = TypeVar("T")
@@ -120,7 +121,7 @@ def baseline_create(emulator: UseapiEmulator, addresses: Sequence[str]) -> Measu
     with Window(emulator) as window, requests.Session() as session:
         for email in addresses:
             response = session.post(
-                f"{emulator.base_url}/pixverse/accounts/{quote(email, safe='')}",
+                f"{emulator.base_url}/pixverse/accounts/{quote(email, safe=PATH_SEGMENT_SAFE)}",
                 json={"email": email, "password": PASSWORD, "maxJobs": MAX_JOBS},
                 headers=headers,
                 timeout=30,
