@@ -21,10 +21,10 @@ import yaml
 
 from .adoption import AdoptionPlan, inventory_snippet, password_commands, plan_adoption
 from .inventory import ACCOUNTS_KEY, InventoryError, parse_accounts
+from .live_fleet import read_live_fleet
 from .settings import SettingsError
 from .stack_file import StackFile, StackFileError, stack_file_path
-from .tool_settings import tool_settings
-from .useapi_client import UseapiClient, UseapiError
+from .useapi_client import UseapiError
 
 
 def _report(plan: AdoptionPlan, stack_file: StackFile, stack: str, write: bool) -> None:
@@ -64,16 +64,12 @@ def _check_merged(stack_file: StackFile) -> None:
 
 def adopt(project_dir: Path, stack: str, write: bool, environ: Mapping[str, str]) -> int:
     stack_file = StackFile.load(stack_file_path(project_dir, stack))
-    settings, notes = tool_settings(stack_file, stack, environ)
-    for note in notes:
+    fleet = read_live_fleet(stack_file, stack, environ)
+    for note in fleet.notes:
         print(f"note: {note}", file=sys.stderr)
-    client = UseapiClient(settings)
-    try:
-        live = client.list_accounts()
-    finally:
-        client.close()
+    live = fleet.accounts
     print(
-        f"useapi.net ({settings.base_url}) has {len(live)} PixVerse account(s); "
+        f"useapi.net ({fleet.settings.base_url}) has {len(live)} PixVerse account(s); "
         f"{stack_file.path.name} declares {len(stack_file.accounts())}."
     )
     plan = plan_adoption(live, stack_file.accounts())

@@ -1,4 +1,5 @@
-"""Provider settings for the command-line tools (adopt, drift), from a stack file.
+"""The live fleet for the command-line tools (adopt, drift): the provider's settings from a
+stack file, then one `GET /accounts` with the provider's own client.
 
 The provider host gets the stack config decrypted by the Pulumi CLI; a tool run on its own
 reads the stack file itself and can only use plain values. An encrypted (`secure:`) value —
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from .settings import (
     BASE_URL,
@@ -22,6 +24,7 @@ from .settings import (
     resolve_settings,
 )
 from .stack_file import StackFile, is_secure
+from .useapi_client import Account, UseapiClient
 
 SETTINGS = (TOKEN, BASE_URL, TIMEOUT, MAX_RETRIES)
 
@@ -53,3 +56,21 @@ def tool_settings(
     except SettingsError as exc:
         # The notes explain why a setting the stack file does hold was not used.
         raise SettingsError("\n".join([str(exc), *(f"note: {note}" for note in notes)])) from None
+
+
+@dataclass(frozen=True)
+class LiveFleet:
+    settings: ProviderSettings
+    accounts: dict[str, Account]
+    notes: list[str] = field(default_factory=list)
+
+
+def read_live_fleet(stack_file: StackFile, stack: str, environ: Mapping[str, str]) -> LiveFleet:
+    """Every account useapi.net has, read once; the only call is a GET."""
+    settings, notes = tool_settings(stack_file, stack, environ)
+    client = UseapiClient(settings)
+    try:
+        accounts = client.list_accounts()
+    finally:
+        client.close()
+    return LiveFleet(settings, accounts, notes)
