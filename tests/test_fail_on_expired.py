@@ -51,8 +51,10 @@ def assert_clean(*texts: str) -> None:
 def test_when_true_an_expired_session_fails_the_run_with_one_line_per_account(
     expired: StackProject, emulator: UseapiEmulator, operation: str
 ) -> None:
-    # render@ changes too: in preview its session is unknown, and the check must still run.
-    expired.write({**ACCOUNTS, "render@example.com": {"maxJobs": 6}}, PASSWORDS, None, STRICT)
+    # A new account too: in preview its session is unknown, and the check must still run.
+    accounts = {**ACCOUNTS, "render@example.com": {"maxJobs": 6}, "new@example.com": {"maxJobs": 1}}
+    passwords = {**PASSWORDS, "new@example.com": f"{PASSWORD_SENTINEL}-new"}
+    expired.write(accounts, passwords, None, STRICT)
 
     result = expired.run(operation)
 
@@ -67,7 +69,8 @@ def test_when_true_an_expired_session_fails_the_run_with_one_line_per_account(
     assert "warning: ops@example.com" not in result.stdout, "an error, not also a warning"
     assert_clean(result.stdout, result.stderr)
     writes = [(r.method, r.email) for r in emulator.calls() if r.method != "GET"]
-    assert writes == ([] if operation == "preview" else [("POST", "render@example.com")])
+    applied = [("POST", "new@example.com"), ("POST", "render@example.com")]
+    assert sorted(writes) == ([] if operation == "preview" else applied)
 
 
 @pytest.mark.timeout(90)
