@@ -117,8 +117,8 @@ class StackProject:
         summary = json.loads(self.summary_path.read_text()) if self.summary_path.exists() else {}
         return RunResult(completed.returncode, completed.stdout, completed.stderr, summary)
 
-    def up_ok(self, operation: str = "up") -> RunResult:
-        result = self.run(operation)
+    def up_ok(self, operation: str = "up", *extra: str) -> RunResult:
+        result = self.run(operation, *extra)
         assert result.returncode == 0, result.text
         return result
 

@@ -5,12 +5,15 @@ back — here an edit of the emulator's state file between runs, as a dashboard 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from .stack_support import link_project
-from .test_demo import assert_emulator_stopped, demo
+from .stack_support import env_without_pulumi_settings, link_project
+from .test_demo import FAKE_PULUMI, RUN_TIMEOUT, assert_emulator_stopped, demo
 
 
 @pytest.fixture
@@ -49,3 +52,45 @@ def test_make_up_prints_the_report_and_make_drift_names_a_change_made_outside(
     ]
     for run in (up, clean, drifted):
         assert_emulator_stopped(run.stdout)
+
+
+@pytest.mark.timeout(120)
+def test_with_the_cli_make_drift_runs_the_refresh_preview_then_names_the_accounts(
+    project: Path, tmp_path: Path
+) -> None:
+    """The CLI path, recorded by a stand-in `pulumi` that succeeds and prints nothing (so the
+    stack has no outputs: every declared account reads as never applied)."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    log = tmp_path / "pulumi-calls.jsonl"
+    fake = bin_dir / "pulumi"
+    fake.write_text(FAKE_PULUMI.format(python=sys.executable, log=str(log)))
+    fake.chmod(0o755)
+    env = env_without_pulumi_settings()
+    env["PATH"] = f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"
+
+    completed = subprocess.run(
+        [sys.executable, "-m", "localengine.demo", "drift"],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT,
+        check=False,
+    )
+
+    assert completed.returncode == 1, completed.stdout + completed.stderr
+    argvs = [json.loads(line)["argv"] for line in log.read_text().splitlines()]
+    target = ["--stack", "demo", "--config-file", str(project / ".demo" / "Pulumi.demo.yaml")]
+    assert argvs[-2:] == [
+        ["preview", "--refresh", "--expect-no-changes", "--diff", "--non-interactive", *target],
+        ["stack", "output", "--json", "--stack", "demo"],
+    ]
+    named = [line for line in completed.stdout.splitlines() if line.startswith("drift: ")]
+    assert [line.split(":")[1].strip() for line in named] == [
+        "batch@example.com",
+        "ops@example.com",
+        "render@example.com",
+    ]
+    assert all("never applied" in line for line in named)
+    assert_emulator_stopped(completed.stdout)

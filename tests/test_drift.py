@@ -159,3 +159,21 @@ def test_a_session_expiring_soon_is_a_warning_not_drift() -> None:
         "ops@example.com: the PixVerse session expires at 2026-11-29 08:00:00 UTC "
         "(in 2.0 days, within jwtWarnDays=7)"
     ]
+
+
+@pytest.mark.timeout(90)
+def test_up_with_refresh_repairs_what_drifted_and_the_check_passes_again(
+    applied: StackProject, emulator: UseapiEmulator
+) -> None:
+    emulator.oob_set_max_jobs("render@example.com", 1)
+    emulator.oob_delete("batch@example.com")
+
+    repaired = applied.up_ok("up", "--refresh")
+
+    assert sorted(repaired.summary["refreshed"]) == ["batch@example.com", "render@example.com"]
+    assert repaired.summary["created"] == ["batch@example.com"]
+    assert repaired.summary["updated"] == ["render@example.com"]
+    writes = sorted((r.method, str(r.email)) for r in emulator.calls() if r.method != "GET")
+    assert writes == [("POST", "batch@example.com"), ("POST", "render@example.com")]
+    preview, named = applied.drift_check()
+    assert preview.returncode == 0 and named.returncode == 0, preview.text + named.stdout
