@@ -5,15 +5,12 @@ back — here an edit of the emulator's state file between runs, as a dashboard 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from .stack_support import env_without_pulumi_settings, link_project
-from .test_demo import FAKE_PULUMI, RUN_TIMEOUT, assert_emulator_stopped, demo
+from .stack_support import link_project
+from .test_demo import assert_emulator_stopped, demo, fake_pulumi
 
 
 @pytest.fixture
@@ -60,24 +57,9 @@ def test_with_the_cli_make_drift_runs_the_refresh_preview_then_names_the_account
 ) -> None:
     """The CLI path, recorded by a stand-in `pulumi` that succeeds and prints nothing (so the
     stack has no outputs: every declared account reads as never applied)."""
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    log = tmp_path / "pulumi-calls.jsonl"
-    fake = bin_dir / "pulumi"
-    fake.write_text(FAKE_PULUMI.format(python=sys.executable, log=str(log)))
-    fake.chmod(0o755)
-    env = env_without_pulumi_settings()
-    env["PATH"] = f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"
+    env, log = fake_pulumi(tmp_path)
 
-    completed = subprocess.run(
-        [sys.executable, "-m", "localengine.demo", "drift"],
-        cwd=project,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=RUN_TIMEOUT,
-        check=False,
-    )
+    completed = demo(project, "drift", env)
 
     assert completed.returncode == 1, completed.stdout + completed.stderr
     argvs = [json.loads(line)["argv"] for line in log.read_text().splitlines()]
