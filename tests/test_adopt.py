@@ -16,10 +16,11 @@ import yaml
 
 from provider import adopt
 from provider.adoption import plan_adoption
+from provider.stack_file import StackFile
 from provider.useapi_client import Account
 from useapi_emulator import UseapiEmulator
 
-from .helpers import PASSWORD_SENTINEL, TOKEN_SENTINEL, clean_env
+from .helpers import PASSWORD_SENTINEL, PROJECT_ROOT, TOKEN_SENTINEL, clean_env
 from .stack_support import StackProject
 
 STACK = "test"
@@ -277,3 +278,11 @@ def test_adopt_then_passwords_then_up_adopts_with_one_post_each_and_deletes_noth
     emulator.reset_calls()
     again = project.up_ok()
     assert emulator.calls() == [] and "(no changes)" in again.stdout
+
+
+@pytest.mark.parametrize(
+    "path", sorted((PROJECT_ROOT / "stacks").glob("Pulumi.*.yaml*")), ids=lambda p: p.name
+)
+def test_every_committed_stack_file_round_trips_byte_for_byte(path: Path) -> None:
+    """What --write keeps: loading and writing back changes nothing, on the files we ship."""
+    assert StackFile.load(path).text() == path.read_text()

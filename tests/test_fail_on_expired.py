@@ -67,6 +67,7 @@ def test_when_true_an_expired_session_fails_the_run_with_one_line_per_account(
         expected_line("ops@example.com"),
     ]
     assert "warning: ops@example.com" not in result.stdout, "an error, not also a warning"
+    assert "warning: new@example.com" not in result.stdout, "no session yet is not a problem"
     assert_clean(result.stdout, result.stderr)
     writes = [(r.method, r.email) for r in emulator.calls() if r.method != "GET"]
     applied = [("POST", "new@example.com"), ("POST", "render@example.com")]
