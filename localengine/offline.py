@@ -205,7 +205,9 @@ class Deployment:
     ) -> tuple[str, dict[str, Any]]:
         if self.preview:
             self._note(self.summary.updated, "~", request.name, "would update")
-            return existing.id, _without_provider({**olds, **news})
+            # As the engine previews an update: the new inputs; outputs the provider computes
+            # (the session) are unknown until the update has run, not the old ones.
+            return existing.id, _without_provider(news)
         outs = self.host.update(existing.id, request.name, olds, news)
         self._record(request, existing.id, news, outs, secret_keys)
         self._note(self.summary.updated, "~", request.name, "updated")

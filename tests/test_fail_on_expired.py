@@ -125,6 +125,9 @@ def test_an_expired_session_is_healed_by_a_new_password_and_the_run_passes(
     emulator.accounts["batch@example.com"].expire_time = 1_900_000_000
     expired.write(ACCOUNTS, rotated, None, STRICT)
 
+    # In preview the updated accounts' sessions are unknown (as with the engine): no failure.
+    previewed = expired.up_ok("preview")
+    assert sorted(previewed.summary["updated"]) == ["batch@example.com", "ops@example.com"]
     result = expired.up_ok()
 
     assert sorted(result.summary["updated"]) == ["batch@example.com", "ops@example.com"]
