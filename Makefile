@@ -5,7 +5,7 @@ VENV := venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: help venv test lint typecheck unit clean up preview refresh destroy bench cli actionlint
+.PHONY: help venv test lint typecheck unit clean up preview refresh destroy drift adopt bench cli actionlint
 
 # The real engine, built from Pulumi's Go modules at the version the pulumi SDK is pinned to
 # (requirements.txt; tests/test_pins.py keeps the two, and the deploy workflow's, equal).
@@ -23,6 +23,8 @@ help:
 	@echo "make preview   show what 'up' would change"
 	@echo "make refresh   read the demo stack's accounts back from the emulator"
 	@echo "make destroy   delete the demo stack's accounts"
+	@echo "make drift     refresh-preview the demo stack: fail, naming the accounts, on drift"
+	@echo "make adopt STACK=prod [WRITE=1]   declare the accounts useapi.net has and the stack lacks"
 	@echo "make test      lint, type-check and run every test"
 	@echo "make bench     benchmark fleet-sized applies"
 	@echo "make cli       build the pulumi CLI and its Python language host into .tools/bin (needs Go)"
@@ -64,6 +66,15 @@ refresh: $(STAMP)
 
 destroy: $(STAMP)
 	PATH="$(CURDIR)/$(TOOLS):$$PATH" $(PY) -m localengine.demo destroy
+
+# Day-2: the demo stack's drift check (as .github/workflows/drift.yml runs it for a real stack).
+drift: $(STAMP)
+	PATH="$(CURDIR)/$(TOOLS):$$PATH" $(PY) -m localengine.demo drift
+
+# Adopt accounts configured by hand: `make adopt STACK=prod` shows them, WRITE=1 adds them.
+adopt: $(STAMP)
+	@test -n "$(STACK)" || { echo "usage: make adopt STACK=<stack> [WRITE=1]"; exit 2; }
+	$(PY) -m provider.adopt --stack "$(STACK)" $(if $(WRITE),--write)
 
 # Not part of `make test`: timings belong in bench/README.md, not in CI's pass/fail.
 # `make bench BENCH_ARGS=--quick` for a smoke run; `python -m bench --help` for the options.

@@ -5,6 +5,11 @@ the encrypted `passwords` (and rarely `tokens`). This program declares one `PixV
 per email, named by the email, and exports what a reviewer needs: each account's PixVerse
 username, session expiry and maxJobs, plus the fleet's total capacity.
 
+Sessions: an expired one, or one expiring within `jwtWarnDays`, is a warning; with
+`failOnExpiredSession: true` an expired one fails `preview` and `up` instead, one line per
+account. That check also runs in preview, where an existing account's session is known from
+state; see `_session_check`.
+
 Secrets stay Outputs from config to resource: the secret maps are read with
 `get_secret_object` and only ever opened inside `apply`, where they are checked against the
 inventory and split per account. A validation failure there fails every account's input, so
@@ -13,11 +18,13 @@ no resource is registered and no API call is made.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timezone
 from functools import partial
 from typing import Any
 
 import pulumi
+from pulumi.output import Unknown
 
 from provider import PixVerseAccount
 from provider.inventory import (
@@ -26,9 +33,10 @@ from provider.inventory import (
     InventoryError,
     pair_secrets,
     parse_accounts,
+    parse_fail_on_expired,
     parse_warn_days,
 )
-from provider.sessions import account_summary, session_warning
+from provider.sessions import account_summary, expired_session_error, is_expired, session_warning
 
 
 def _fail(exc: InventoryError) -> pulumi.RunError:
@@ -51,14 +59,51 @@ def _token_of(email: str, paired: dict[str, AccountSecrets]) -> str | None:
     return paired[email].token
 
 
-def _report(email: str, warn_days: float, values: list[Any]) -> dict[str, Any]:
-    """The account's output row from [jwt, maxJobs]; warns (synchronously, so it is never lost
-    at shutdown) when its PixVerse session has expired or expires within `jwtWarnDays`."""
+def _row(values: list[Any]) -> dict[str, Any]:
+    """The account's output row from [jwt, maxJobs]."""
     jwt, max_jobs = values
-    warning = session_warning(email, jwt, datetime.now(timezone.utc), warn_days)
+    return account_summary(jwt, max_jobs)
+
+
+def _known(value: Any) -> bool:
+    if isinstance(value, Unknown):
+        return False
+    if isinstance(value, Mapping):
+        return all(_known(item) for item in value.values())
+    return True
+
+
+def _session_check(email: str, warn_days: float, fail_on_expired: bool, jwt: Any) -> str | None:
+    """Warns about the account's session, or returns the error line for an expired one when
+    `failOnExpiredSession` is true.
+
+    Runs with unknowns, so that it always yields a value and the gate in `main` runs in
+    preview too: an account about to be created or updated has no session yet (unknown) and
+    is skipped, an existing one's session is known from state. Warnings are logged
+    synchronously, so they are never lost at shutdown.
+    """
+    if not _known(jwt):
+        return None
+    now = datetime.now(timezone.utc)
+    expiry = is_expired(jwt, now)
+    if fail_on_expired and expiry is not None:
+        return expired_session_error(email, expiry)
+    warning = session_warning(email, jwt, now, warn_days)
     if warning is not None:
         pulumi.log.warn(warning)
-    return account_summary(jwt, max_jobs)
+    return None
+
+
+def _fail_on_expired(lines: list[str | None]) -> None:
+    """Raised inside an apply, a RunError fails the program (preview and up alike) and is
+    printed as its message, without a traceback: one line per account."""
+    errors = [line for line in lines if line]
+    if errors:
+        listed = "\n".join(f"  - {line}" for line in errors)
+        raise pulumi.RunError(
+            f"{len(errors)} PixVerse session(s) expired and "
+            f"`pixverse-accounts:failOnExpiredSession` is true:\n{listed}"
+        )
 
 
 def main() -> None:
@@ -66,6 +111,7 @@ def main() -> None:
     try:
         accounts = parse_accounts(config.require_object("accounts"))
         warn_days = parse_warn_days(config.get("jwtWarnDays"))
+        fail_on_expired = parse_fail_on_expired(config.get("failOnExpiredSession"))
     except InventoryError as exc:
         raise _fail(exc) from None
 
@@ -74,6 +120,7 @@ def main() -> None:
     secrets = pulumi.Output.all(passwords, tokens).apply(partial(_paired, accounts))
 
     outputs: dict[str, pulumi.Output[dict[str, Any]]] = {}
+    sessions: list[pulumi.Output[str | None]] = []
     for desired in accounts:
         email = desired.email
         # None when the account has no token: the resource then sends none to useapi.net.
@@ -85,11 +132,16 @@ def main() -> None:
             max_jobs=desired.max_jobs,
             token=token,
         )
-        outputs[email] = pulumi.Output.all(account.jwt, account.maxJobs).apply(
-            partial(_report, email, warn_days)
+        outputs[email] = pulumi.Output.all(account.jwt, account.maxJobs).apply(_row)
+        sessions.append(
+            account.jwt.apply(
+                partial(_session_check, email, warn_days, fail_on_expired), run_with_unknowns=True
+            )
         )
 
-    pulumi.export("accounts", outputs)
+    # The export waits for the gate, so an expired session fails the program, not just a log.
+    gate = pulumi.Output.all(*sessions).apply(_fail_on_expired)
+    pulumi.export("accounts", gate.apply(lambda _: outputs))
     pulumi.export("totalMaxJobs", sum(desired.max_jobs for desired in accounts))
 
 

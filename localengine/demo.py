@@ -16,6 +16,9 @@ What it does, in order, and why:
    working copy of the stack file in `.demo/` (`--config-file`), then `pulumi up`.
    Without the CLI: says how to install it, then runs the same program and provider through
    the offline engine (`python -m localengine.offline`), secrets as its secret config.
+5. `up` ends with the fleet report (`provider.report`); `drift` runs the refresh-preview that
+   must show no changes, then names each drifted account (`provider.drift`), as the drift
+   workflow does for a real stack.
 """
 
 from __future__ import annotations
@@ -30,10 +33,14 @@ import sys
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from provider.fleet_report import render_markdown
+from provider.stack_outputs import parse_outputs
 
 from .stackconfig import load_project, namespaced
 
@@ -153,6 +160,34 @@ def _run(command: list[str], root: Path, env: Mapping[str, str], stdin: str | No
     ).returncode
 
 
+def _stdout_of(command: list[str], root: Path, env: Mapping[str, str]) -> str:
+    return subprocess.run(  # noqa: S603 - fixed commands, no shell
+        command, cwd=root, env=dict(env), text=True, stdout=subprocess.PIPE, check=False
+    ).stdout
+
+
+def stack_outputs_json(pulumi: str | None, root: Path, env: Mapping[str, str]) -> str:
+    """`pulumi stack output --json`, or the offline engine's same-shaped `output`."""
+    if pulumi is not None:
+        return _stdout_of([pulumi, "stack", "output", "--json", "--stack", STACK], root, env)
+    return _stdout_of(
+        [sys.executable, "-m", "localengine.offline", "output", "--stack", STACK], root, env
+    )
+
+
+def print_fleet_report(outputs_json: str) -> None:
+    """The fleet report (Markdown) from `pulumi stack output --json` text, printed after the
+    outputs of `make up`; either engine's path can call it."""
+    outputs = parse_outputs(json.loads(outputs_json) if outputs_json.strip() else {})
+    print(render_markdown(outputs, datetime.now(timezone.utc)), end="", flush=True)
+
+
+def name_drift(outputs_json: str, root: Path, env: Mapping[str, str]) -> int:
+    """One line per drifted account (`provider.drift`), after the refresh-preview."""
+    command = [sys.executable, "-m", "provider.drift", "--stack", STACK, "--outputs", "-"]
+    return _run(command, root, env, outputs_json)
+
+
 def _working_stack_file(root: Path) -> Path:
     """`.demo/Pulumi.demo.yaml`: the committed stack file plus the CLI's encrypted demo
     passwords, so `pulumi config set --secret` never writes into a committed file. The salt
@@ -207,19 +242,34 @@ def run_with_cli(
         "preview": ["preview", "--diff"],
         "refresh": ["refresh", "--yes"],
         "destroy": ["destroy", "--yes"],
+        "drift": ["preview", "--refresh", "--expect-no-changes", "--diff"],
     }
     command = [pulumi, *commands[operation], "--non-interactive", *cfg, *extra]
     return _run(command, root, env)
 
 
 def run_offline(operation: str, root: Path, env: Mapping[str, str], secret_config: Path) -> int:
-    command = [sys.executable, "-m", "localengine.offline", operation, "--stack", STACK]
+    if operation == "drift":
+        operation, extra = "preview", ["--refresh", "--expect-no-changes"]
+    else:
+        extra = []
+    command = [sys.executable, "-m", "localengine.offline", operation, "--stack", STACK, *extra]
     return _run([*command, "--secret-config", str(secret_config)], root, env)
+
+
+def after(operation: str, rc: int, pulumi: str | None, root: Path, env: Mapping[str, str]) -> int:
+    """What follows the engine's run: the fleet report after `up`, the names after `drift`."""
+    if operation == "up" and rc == 0:
+        print_fleet_report(stack_outputs_json(pulumi, root, env))
+    if operation == "drift":
+        named = name_drift(stack_outputs_json(pulumi, root, env), root, env)
+        return rc or named
+    return rc
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m localengine.demo", description=__doc__)
-    parser.add_argument("operation", choices=["up", "preview", "refresh", "destroy"])
+    parser.add_argument("operation", choices=["up", "preview", "refresh", "destroy", "drift"])
     parser.add_argument("--cwd", default=".", help="the project directory")
     parser.add_argument(
         "--offline", action="store_true", help="use the offline engine even if pulumi exists"
@@ -239,12 +289,14 @@ def main(argv: list[str] | None = None) -> int:
         with emulator(root, token) as base_url:
             env = demo_env(root, base_url, token)
             if pulumi is not None:
-                return run_with_cli(
+                rc = run_with_cli(
                     pulumi, args.operation, root, env, secret_config, args.pulumi_args
                 )
-            if args.pulumi_args:
+            elif args.pulumi_args:
                 raise RuntimeError("flags after `--` are for the pulumi CLI, which is not here")
-            return run_offline(args.operation, root, env, secret_config)
+            else:
+                rc = run_offline(args.operation, root, env, secret_config)
+            return after(args.operation, rc, pulumi, root, env)
     except RuntimeError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -1,4 +1,4 @@
-"""`python -m localengine.offline up|preview|refresh|destroy --stack demo`: Pulumi without the CLI.
+"""`python -m localengine.offline up|preview|refresh|destroy|output --stack demo`: no CLI needed.
 
 Where the `pulumi` CLI is not installed, this plays the engine for the project's own program:
 it runs `__main__.py` under the SDK's mock monitor (see `program.py`), routes every
@@ -7,7 +7,10 @@ it runs `__main__.py` under the SDK's mock monitor (see `program.py`), routes ev
 Per resource it does what the engine does on `pulumi up`: Check, then Diff against the state,
 then Create, Update, replace (delete first) or nothing — a no-op makes no API call. Resources in
 the state that the program no longer declares are deleted after the program succeeds. It
-prints the plan/result summary and the stack outputs, like the CLI.
+prints the plan/result summary and the stack outputs, like the CLI. `--refresh` reads every
+resource back first (a preview keeps what it read in memory only), `--expect-no-changes` fails
+a run that changes anything, and `output` prints the last outputs as JSON, as
+`pulumi stack output --json` does.
 
 It is a faithful stand-in for the demo and the tests, not a replacement for the CLI: no
 `secure:` config decryption (secret config comes from a JSON file), no invokes, no
@@ -48,6 +51,9 @@ class Summary:
     replaced: list[str] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
+    # `--refresh` before up/preview: what the refresh found changed or gone on useapi.net. As
+    # in the CLI, these are not changes of the update itself (only its plan that follows is).
+    refreshed: list[str] = field(default_factory=list)
     outputs: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
 
@@ -62,6 +68,7 @@ class Summary:
             "replaced": sorted(self.replaced),
             "deleted": sorted(self.deleted),
             "unchanged": sorted(self.unchanged),
+            "refreshed": sorted(self.refreshed),
             "outputs": self.outputs,
             "warnings": self.warnings,
         }
@@ -198,7 +205,9 @@ class Deployment:
     ) -> tuple[str, dict[str, Any]]:
         if self.preview:
             self._note(self.summary.updated, "~", request.name, "would update")
-            return existing.id, _without_provider({**olds, **news})
+            # As the engine previews an update: the new inputs; outputs the provider computes
+            # (the session) are unknown until the update has run, not the old ones.
+            return existing.id, _without_provider(news)
         outs = self.host.update(existing.id, request.name, olds, news)
         self._record(request, existing.id, news, outs, secret_keys)
         self._note(self.summary.updated, "~", request.name, "updated")
@@ -246,7 +255,11 @@ class Deployment:
         if not self.preview:
             self.state.set_outputs({})
 
-    def refresh(self) -> None:
+    def refresh(self, before_update: bool = False) -> None:
+        """Read every resource back. Standalone, what changed is the operation's result; before
+        an update (`--refresh`), it is only noted: the update's own plan counts."""
+        changed = self.summary.refreshed if before_update else self.summary.updated
+        gone = self.summary.refreshed if before_update else self.summary.deleted
         for name, record in sorted(self.state.resources.items()):
             try:
                 outcome = self.host.read(record.id, name, _stored_props(record))
@@ -254,7 +267,7 @@ class Deployment:
                 raise OfflineError(f"{name}: {_provider_message(exc)}") from None
             if not outcome.id:
                 self.state.remove(name)
-                self._note(self.summary.deleted, "-", name, "gone from useapi.net; dropped")
+                self._note(gone, "-", name, "gone from useapi.net; dropped")
                 continue
             # Secrets cannot be read back (the API masks them): keep the stored fingerprints.
             outputs = {
@@ -266,13 +279,14 @@ class Deployment:
                 if key not in record.secrets:
                     inputs[key] = value
             if outputs == record.outputs and inputs == record.inputs:
-                self._note(self.summary.unchanged, "", name, "unchanged")
+                if not before_update:
+                    self._note(self.summary.unchanged, "", name, "unchanged")
                 continue
             self.state.put(
                 name,
                 ResourceRecord(record.type, record.id, inputs, outputs, list(record.secrets)),
             )
-            self._note(self.summary.updated, "~", name, "refreshed (changed on useapi.net)")
+            self._note(changed, "~", name, "refreshed (changed on useapi.net)")
 
 
 def _print_outputs(outputs: Mapping[str, Any]) -> None:
@@ -296,6 +310,8 @@ def _print_summary(operation: str, summary: Summary, preview: bool, seconds: flo
         if names:
             print(f"    {symbol} {len(names)} {would}{label}")
     print(f"    {len(summary.unchanged)} unchanged")
+    if summary.refreshed:
+        print(f"    ({len(summary.refreshed)} refreshed first: changed or gone on useapi.net)")
     if summary.changes == 0:
         print("    (no changes)")
     print(f"Duration: {seconds:.1f}s ({operation}, offline: no pulumi CLI)")
@@ -321,6 +337,7 @@ def run(
     state_dir: Path,
     secret_config: Path | None,
     env: Mapping[str, str] | None = None,
+    refresh: bool = False,
 ) -> Summary:
     """Run one operation; raises OfflineError (or ProgramError) with a printable message."""
     environ = dict(os.environ if env is None else env)
@@ -329,6 +346,8 @@ def run(
     state_path = state_dir / project.name / f"{stack}.json"
     state = StackState(state_path, environ.get(PASSPHRASE_ENV, ""))
     preview = operation == "preview"
+    # A preview never writes state, not even what its refresh read (as `pulumi preview --refresh`).
+    state.persist = not preview
     title = {"up": "Updating", "preview": "Previewing update", "destroy": "Destroying"}.get(
         operation, "Refreshing"
     )
@@ -339,6 +358,8 @@ def run(
         deployment = Deployment(state, host, preview)
         try:
             if operation in ("up", "preview"):
+                if refresh:
+                    deployment.refresh(before_update=True)
                 try:
                     result = run_program(
                         project.main,
@@ -373,7 +394,7 @@ def run(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m localengine.offline", description=__doc__)
-    parser.add_argument("operation", choices=["up", "preview", "refresh", "destroy"])
+    parser.add_argument("operation", choices=["up", "preview", "refresh", "destroy", "output"])
     parser.add_argument("--stack", "-s", required=True)
     parser.add_argument("--cwd", default=".", help="the project directory (with Pulumi.yaml)")
     parser.add_argument("--state-dir", default=None, help=f"default: <cwd>/{DEFAULT_STATE_DIR}")
@@ -383,9 +404,19 @@ def main(argv: list[str] | None = None) -> int:
         help="JSON file of secret config ({key: value}); its keys are marked secret",
     )
     parser.add_argument("--summary-json", default=None, help="also write the summary here")
+    parser.add_argument(
+        "--refresh", action="store_true", help="up/preview: read every resource back first"
+    )
+    parser.add_argument(
+        "--expect-no-changes",
+        action="store_true",
+        help="fail if the operation changes (or, in preview, would change) any resource",
+    )
     args = parser.parse_args(argv)
     project_dir = Path(args.cwd)
     state_dir = Path(args.state_dir) if args.state_dir else project_dir / DEFAULT_STATE_DIR
+    if args.operation == "output":
+        return print_stack_outputs(project_dir, args.stack, state_dir)
     try:
         summary = run(
             args.operation,
@@ -393,12 +424,33 @@ def main(argv: list[str] | None = None) -> int:
             stack=args.stack,
             state_dir=state_dir,
             secret_config=Path(args.secret_config) if args.secret_config else None,
+            refresh=args.refresh,
         )
     except (OfflineError, ProgramError, StackConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr, flush=True)
         return 1
     if args.summary_json:
         Path(args.summary_json).write_text(json.dumps(summary.to_json(), indent=2))
+    if args.expect_no_changes and summary.changes:
+        proposed = "proposed" if args.operation == "preview" else "occurred"
+        print(f"error: no changes were expected but changes were {proposed}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def print_stack_outputs(project_dir: Path, stack: str, state_dir: Path) -> int:
+    """`output`: the stack's outputs from the last up, as `pulumi stack output --json` prints
+    them (nothing secret is in them; a secret output would read `[secret]`)."""
+    try:
+        project = load_project(project_dir)
+    except StackConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    path = state_dir / project.name / f"{stack}.json"
+    outputs: Any = {}
+    if path.exists():
+        outputs = json.loads(path.read_text()).get("outputs") or {}
+    print(json.dumps(outputs, indent=2, sort_keys=True))
     return 0
 
 

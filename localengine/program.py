@@ -173,6 +173,17 @@ class _Engine:
             print(f"error: {request.message}", flush=True)
 
 
+def _cancel_pending(loop: asyncio.AbstractEventLoop) -> None:
+    """A program that failed (an exception raised inside an apply) leaves RPC tasks behind;
+    cancel them, so closing the loop does not print "Task was destroyed but it is pending"
+    with the error repeated."""
+    pending = asyncio.all_tasks(loop)
+    for task in pending:
+        task.cancel()
+    if pending:
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+
+
 def run_program(
     main: Path,
     *,
@@ -223,6 +234,7 @@ def run_program(
     except Exception as exc:
         raise ProgramError(f"{type(exc).__name__}: {exc}") from exc
     finally:
+        _cancel_pending(loop)
         loop.close()
         monitor.close_loops()
     result.outputs = monitor.stack_outputs

@@ -99,6 +99,8 @@ class StackState:
             for name, record in (data.get("resources") or {}).items()
         }
         self.outputs: dict[str, Any] = dict(data.get("outputs") or {})
+        # False: changes stay in memory (a preview's refresh must not write state).
+        self.persist = True
 
     # -- secrets ------------------------------------------------------------------------------
 
@@ -147,6 +149,8 @@ class StackState:
             self._save_locked()
 
     def _save_locked(self) -> None:
+        if not self.persist:
+            return
         data = {
             "version": STATE_VERSION,
             "salt": self.salt.hex(),

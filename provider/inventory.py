@@ -10,6 +10,7 @@ the rule, and for `maxJobs` the value.
 from __future__ import annotations
 
 import math
+import shlex
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +22,7 @@ ACCOUNTS_KEY = f"{PROJECT}:accounts"
 PASSWORDS_KEY = f"{PROJECT}:passwords"
 TOKENS_KEY = f"{PROJECT}:tokens"
 WARN_DAYS_KEY = f"{PROJECT}:jwtWarnDays"
+FAIL_ON_EXPIRED_KEY = f"{PROJECT}:failOnExpiredSession"
 DEFAULT_WARN_DAYS = 7
 ENTRY_KEYS = frozenset({"maxJobs"})
 
@@ -50,8 +52,12 @@ class AccountSecrets:
     token: str | None = field(repr=False, default=None)
 
 
-def _set_password_hint(email: str) -> str:
-    return f"pulumi config set --secret --path 'passwords[\"{email}\"]'"
+def set_password_command(email: str, stack: str | None = None) -> str:
+    """The exact command that stores an account's password as a secret, shell-quoted (an
+    email may hold a `'`); the value is prompted for, so it never lands in shell history."""
+    path = 'passwords["' + email + '"]'
+    command = f"pulumi config set --secret --path {shlex.quote(path)}"
+    return f"{command} --stack {shlex.quote(stack)}" if stack else command
 
 
 def parse_accounts(raw: Any) -> list[DesiredAccount]:
@@ -147,7 +153,7 @@ def pair_secrets(
         if password is None:
             problems.append(
                 f"{email}: has no password in `{PASSWORDS_KEY}`; set it with "
-                f"{_set_password_hint(email)}"
+                f"{set_password_command(email)}"
             )
             continue
         reason = validation.password_problem(password)
@@ -173,3 +179,19 @@ def parse_warn_days(raw: Any) -> float:
     if isinstance(raw, bool) or not math.isfinite(days) or days < 0:
         raise InventoryError([f"`{WARN_DAYS_KEY}` must be a number of days >= 0, got {raw!r}"])
     return days
+
+
+def parse_fail_on_expired(raw: Any) -> bool:
+    """`pixverse-accounts:failOnExpiredSession`: true or false (default false).
+
+    Config arrives as text (`"true"`); YAML's other spellings of a boolean (`yes`, `on`) are
+    refused rather than guessed, as Pulumi's own `get_bool` does.
+    """
+    if raw is None or raw == "":
+        return False
+    if isinstance(raw, bool):
+        return raw
+    text = str(raw).strip().lower()
+    if text in ("true", "false"):
+        return text == "true"
+    raise InventoryError([f"`{FAIL_ON_EXPIRED_KEY}` must be true or false, got {raw!r}"])

@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from .inventory import set_password_command
+
 USERNAME = "Username"
 EXPIRE_TIME_UTC = "ExpireTimeUTC"
 EXPIRE_TIME = "ExpireTime"
@@ -55,8 +57,26 @@ def expires_at(jwt: Mapping[str, Any] | None) -> datetime | None:
     return None
 
 
-def _stamp(moment: datetime) -> str:
+def stamp(moment: datetime) -> str:
+    """An expiry as people read it in a log line: `2026-12-01 08:00:00 UTC`."""
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def is_expired(jwt: Mapping[str, Any] | None, now: datetime) -> datetime | None:
+    """The expiry time when the session has already expired, else None (also when there is
+    no session or its time is unreadable: those are warnings, not a known expiry)."""
+    expiry = expires_at(jwt) if isinstance(jwt, Mapping) else None
+    return expiry if expiry is not None and expiry <= now else None
+
+
+def expired_session_error(email: str, expiry: datetime) -> str:
+    """One line for `failOnExpiredSession`: the email, when, and what to do. State may be
+    older than the service (useapi.net renews sessions itself), hence the refresh first."""
+    return (
+        f"{email}: the PixVerse session expired at {stamp(expiry)}; `pulumi refresh` to read "
+        "it again, and if it is still expired, set the current password "
+        f"({set_password_command(email)}) and run `pulumi up`"
+    )
 
 
 def session_warning(
@@ -75,7 +95,7 @@ def session_warning(
         return f"{email}: the PixVerse session's expiry time is unreadable"
     if expiry <= now:
         return (
-            f"{email}: the PixVerse session expired at {_stamp(expiry)}; check the account's "
+            f"{email}: the PixVerse session expired at {stamp(expiry)}; check the account's "
             "password, then run `pulumi up` again"
         )
     if expiry <= now + timedelta(days=warn_days):
@@ -83,7 +103,7 @@ def session_warning(
         hours = left.total_seconds() / 3600
         within = f"{hours / 24:.1f} days" if hours >= 24 else f"{hours:.1f} hours"
         return (
-            f"{email}: the PixVerse session expires at {_stamp(expiry)} (in {within}, "
+            f"{email}: the PixVerse session expires at {stamp(expiry)} (in {within}, "
             f"within jwtWarnDays={warn_days:g})"
         )
     return None

@@ -20,11 +20,19 @@ import yaml
 
 from useapi_emulator import UseapiEmulator
 
-from .helpers import PROJECT_ROOT, clean_env
+from .helpers import PASSWORD_SENTINEL, PROJECT_ROOT, clean_env
 
 RUN_TIMEOUT = 60
 LINKED = ("__main__.py", "provider", "localengine", "useapi_emulator")
 PASSPHRASE = "test-passphrase"
+# A fleet for the day-2 tests (drift, sessions): three accounts, one password each.
+ACCOUNTS = {
+    "ops@example.com": {"maxJobs": 3},
+    "render@example.com": {"maxJobs": 5},
+    "batch@example.com": {"maxJobs": 2},
+}
+PASSWORDS = {email: f"{PASSWORD_SENTINEL}-{email}" for email in ACCOUNTS}
+LONG_AGO = 1_700_000_000  # an expiry long past: 2023-11-14 22:13:20 UTC
 
 
 @dataclass
@@ -82,7 +90,7 @@ class StackProject:
             secret["pixverse-accounts:tokens"] = tokens
         self.secret_config_path.write_text(json.dumps(secret))
 
-    def run(self, operation: str = "up") -> RunResult:
+    def run(self, operation: str = "up", *extra: str) -> RunResult:
         self.summary_path.unlink(missing_ok=True)
         env = clean_env(PULUMI_CONFIG_PASSPHRASE=PASSPHRASE)
         completed = subprocess.run(
@@ -97,6 +105,7 @@ class StackProject:
                 str(self.secret_config_path),
                 "--summary-json",
                 str(self.summary_path),
+                *extra,
             ],
             cwd=self.root,
             env=env,
@@ -108,10 +117,36 @@ class StackProject:
         summary = json.loads(self.summary_path.read_text()) if self.summary_path.exists() else {}
         return RunResult(completed.returncode, completed.stdout, completed.stderr, summary)
 
-    def up_ok(self, operation: str = "up") -> RunResult:
-        result = self.run(operation)
+    def up_ok(self, operation: str = "up", *extra: str) -> RunResult:
+        result = self.run(operation, *extra)
         assert result.returncode == 0, result.text
         return result
+
+    def tool(
+        self, module: str, *args: str, stdin: str | None = None, **env: str
+    ) -> subprocess.CompletedProcess[str]:
+        """`python -m <module> ...` in the project, with the useapi.net token in the
+        environment (the stack file holds only the plain settings), as a pipeline runs it."""
+        return subprocess.run(
+            [sys.executable, "-m", module, *args],
+            cwd=self.root,
+            env=clean_env(USEAPI_TOKEN=self.emulator.token, **env),
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=RUN_TIMEOUT,
+            check=False,
+        )
+
+    def drift_check(self, **env: str) -> tuple[RunResult, subprocess.CompletedProcess[str]]:
+        """What `make drift` and the drift workflow run: the refresh-preview that must show
+        no changes, then the per-account names from the last outputs and the live list."""
+        preview = self.run("preview", "--refresh", "--expect-no-changes")
+        outputs = self.tool("localengine.offline", "output", "--stack", self.stack).stdout
+        named = self.tool(
+            "provider.drift", "--stack", self.stack, "--outputs", "-", stdin=outputs, **env
+        )
+        return preview, named
 
 
 def env_without_pulumi_settings() -> dict[str, str]:
@@ -133,4 +168,13 @@ def link_project(root: Path) -> Path:
     return root
 
 
-__all__ = ["PASSPHRASE", "RunResult", "StackProject", "env_without_pulumi_settings", "link_project"]
+__all__ = [
+    "ACCOUNTS",
+    "LONG_AGO",
+    "PASSPHRASE",
+    "PASSWORDS",
+    "RunResult",
+    "StackProject",
+    "env_without_pulumi_settings",
+    "link_project",
+]

@@ -20,11 +20,16 @@ from .stack_support import env_without_pulumi_settings, link_project
 RUN_TIMEOUT = 90
 
 
-def demo(project: Path, operation: str) -> subprocess.CompletedProcess[str]:
+def demo(
+    project: Path, operation: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """The launcher as `make <operation>` runs it: offline unless an `env` (from `fake_pulumi`)
+    puts a `pulumi` on PATH."""
+    offline = ["--offline"] if env is None else []
     return subprocess.run(
-        [sys.executable, "-m", "localengine.demo", operation, "--offline"],
+        [sys.executable, "-m", "localengine.demo", operation, *offline],
         cwd=project,
-        env=env_without_pulumi_settings(),
+        env=env_without_pulumi_settings() if env is None else env,
         capture_output=True,
         text=True,
         timeout=RUN_TIMEOUT,
@@ -147,11 +152,8 @@ with open({log!r}, "a") as log:
 """
 
 
-def test_with_the_cli_the_launcher_uses_the_file_backend_and_sets_secrets_on_stdin(
-    project: Path, tmp_path: Path
-) -> None:
-    """The CLI path's commands, recorded by a stand-in `pulumi` (the real one is not installed
-    here; tests/test_cli.py drives the real one where it is)."""
+def fake_pulumi(tmp_path: Path) -> tuple[dict[str, str], Path]:
+    """An environment whose PATH starts with the stand-in `pulumi`, and the log of its calls."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     log = tmp_path / "pulumi-calls.jsonl"
@@ -160,18 +162,19 @@ def test_with_the_cli_the_launcher_uses_the_file_backend_and_sets_secrets_on_std
     fake.chmod(0o755)
     env = env_without_pulumi_settings()
     env["PATH"] = f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"
+    return env, log
+
+
+def test_with_the_cli_the_launcher_uses_the_file_backend_and_sets_secrets_on_stdin(
+    project: Path, tmp_path: Path
+) -> None:
+    """The CLI path's commands, recorded by a stand-in `pulumi` (the real one is not installed
+    here; tests/test_cli.py drives the real one where it is)."""
+    env, log = fake_pulumi(tmp_path)
     env["PULUMI_BACKEND_URL"] = "https://api.pulumi.example/my-real-org"  # must be ignored
     env["PULUMI_CONFIG_PASSPHRASE"] = "my-real-passphrase"  # must be ignored
 
-    completed = subprocess.run(
-        [sys.executable, "-m", "localengine.demo", "up"],
-        cwd=project,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=RUN_TIMEOUT,
-        check=False,
-    )
+    completed = demo(project, "up", env)
 
     assert completed.returncode == 0, completed.stdout + completed.stderr
     calls = [json.loads(line) for line in log.read_text().splitlines()]

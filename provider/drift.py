@@ -1,0 +1,89 @@
+"""`python -m provider.drift --stack <name> [--outputs FILE]`: one line per drifted account.
+
+Run after `pulumi preview --refresh --expect-no-changes` (`make drift`, the drift workflow):
+the preview decides whether the fleet matches the stack, this names what drifted, per
+account, from the stack file, useapi.net's live list (one GET, no write) and the last
+applied outputs (`pulumi stack output --json`). It fails when any account drifted: maxJobs
+changed outside the stack, an account deleted, a session expired. Sessions expiring within
+`jwtWarnDays` are warnings; accounts on useapi.net that the stack lacks are notes (adopt them).
+In GitHub Actions the lines are also annotations on the run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import sys
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from pathlib import Path
+
+from .drift_check import DriftFindings, find_drift
+from .inventory import WARN_DAYS_KEY, InventoryError, parse_accounts, parse_warn_days
+from .live_fleet import read_live_fleet
+from .settings import SettingsError
+from .stack_file import StackFile, StackFileError, stack_file_path
+from .stack_outputs import OutputsError, read_outputs
+from .useapi_client import UseapiError
+
+
+def _annotate(kind: str, line: str, environ: Mapping[str, str]) -> None:
+    """A workflow command, so the line shows on the run's page, not only in its log."""
+    if environ.get("GITHUB_ACTIONS") == "true":
+        text = line.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+        print(f"::{kind} title=PixVerse fleet drift::{text}")
+
+
+def _print(findings: DriftFindings, stack: str, environ: Mapping[str, str]) -> None:
+    for line in findings.drifted:
+        print(f"drift: {line}")
+        _annotate("error", line, environ)
+    for line in findings.warnings:
+        print(f"warning: {line}")
+        _annotate("warning", line, environ)
+    for line in findings.undeclared:
+        print(f"note: {line}; adopt it: python -m provider.adopt --stack {shlex.quote(stack)}")
+
+
+def check(project_dir: Path, stack: str, outputs: str | None, environ: Mapping[str, str]) -> int:
+    stack_file = StackFile.load(stack_file_path(project_dir, stack))
+    declared = parse_accounts(stack_file.accounts())
+    warn_days = parse_warn_days(stack_file.value(WARN_DAYS_KEY))
+    applied = read_outputs(outputs).accounts if outputs else None
+    fleet = read_live_fleet(stack_file, stack, environ)
+    for note in fleet.notes:
+        print(f"note: {note}", file=sys.stderr)
+    now = datetime.now(timezone.utc)
+    findings = find_drift(declared, fleet.accounts, applied, now, warn_days)
+    _print(findings, stack, environ)
+    if findings.drifted:
+        print(
+            f"{len(findings.drifted)} of {len(declared)} account(s) drifted from "
+            f"{stack_file.path.name}; `pulumi up --refresh` sets maxJobs back and re-creates "
+            "deleted accounts; an expired session needs the account's current password"
+        )
+        return 1
+    print(f"no drift: the {len(declared)} account(s) of {stack_file.path.name} match useapi.net")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m provider.drift", description=__doc__)
+    parser.add_argument("--stack", "-s", required=True)
+    parser.add_argument(
+        "--outputs",
+        default=None,
+        help="`pulumi stack output --json` as a file (- = stdin): tells deleted from never applied",
+    )
+    parser.add_argument("--cwd", default=".", help="the project directory (with Pulumi.yaml)")
+    args = parser.parse_args(argv)
+    try:
+        return check(Path(args.cwd), args.stack, args.outputs, os.environ)
+    except (StackFileError, SettingsError, UseapiError, InventoryError, OutputsError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
