@@ -5,15 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import yaml
-
-from .helpers import PROJECT_ROOT
-
-WORKFLOWS = PROJECT_ROOT / ".github" / "workflows"
+from .workflow_support import WORKFLOWS_DIR, load_workflow
 
 
 def steps(name: str) -> list[dict[str, Any]]:
-    workflow = yaml.safe_load((WORKFLOWS / name).read_text())
+    workflow = load_workflow(WORKFLOWS_DIR / name)
     return [step for job in workflow["jobs"].values() for step in job["steps"]]
 
 
@@ -22,8 +18,7 @@ def runs(name: str) -> str:
 
 
 def test_drift_runs_daily_and_on_demand() -> None:
-    workflow = yaml.safe_load((WORKFLOWS / "drift.yml").read_text())
-    triggers = workflow[True]  # YAML 1.1 reads the key `on` as a boolean
+    triggers = load_workflow(WORKFLOWS_DIR / "drift.yml")["on"]
     assert triggers["schedule"][0]["cron"].split()[2:] == ["*", "*", "*"]
     assert "workflow_dispatch" in triggers
 
@@ -42,3 +37,14 @@ def test_both_workflows_append_the_fleet_report_to_the_job_summary() -> None:
         commands = runs(name)
         assert "python -m provider.report" in commands
         assert '>> "$GITHUB_STEP_SUMMARY"' in commands
+
+
+def test_the_drift_check_never_shares_the_deploy_queue() -> None:
+    """GitHub keeps one pending run per concurrency group: a check queued in the deploy's group
+    would displace a pending deploy."""
+    drift = load_workflow(WORKFLOWS_DIR / "drift.yml")
+    deploy = load_workflow(WORKFLOWS_DIR / "deploy.yml")
+    groups = [drift.get("concurrency"), *(j.get("concurrency") for j in drift["jobs"].values())]
+    drift_groups = {g["group"] for g in groups if g}
+    deploy_group = deploy["jobs"]["deploy"]["concurrency"]["group"]
+    assert drift_groups and deploy_group not in drift_groups
