@@ -241,6 +241,19 @@ def test_an_email_differing_only_in_case_is_skipped_with_the_reason() -> None:
     assert plan.declared_missing == ["gone@example.com", "ops@example.com"]
 
 
+def test_an_account_whose_answer_lacks_max_jobs_is_not_adopted_with_a_guess() -> None:
+    """The API's model makes every field optional: no maxJobs, no entry, and the reason."""
+    live = {"quiet@example.com": Account("quiet@example.com", None, None)}
+
+    plan = plan_adoption(live, [])
+
+    assert plan.new == {}
+    assert plan.skipped == [
+        "quiet@example.com: useapi.net did not report its maxJobs; declare it by hand with the "
+        "maxJobs you want"
+    ]
+
+
 @pytest.mark.timeout(120)
 def test_adopt_then_passwords_then_up_adopts_with_one_post_each_and_deletes_nothing(
     tmp_path: Path, emulator: UseapiEmulator, monkeypatch: pytest.MonkeyPatch

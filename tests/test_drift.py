@@ -161,6 +161,15 @@ def test_a_session_expiring_soon_is_a_warning_not_drift() -> None:
     ]
 
 
+def test_an_answer_without_max_jobs_claims_no_drift() -> None:
+    quiet = Account("ops@example.com", None, Jwt(1, 1_800_000_000, "", "ops"))
+    findings = find_drift(
+        [DesiredAccount("ops@example.com", 3)], {"ops@example.com": quiet}, None, NOW, 7
+    )
+
+    assert findings.drifted == []
+
+
 @pytest.mark.timeout(90)
 def test_up_with_refresh_repairs_what_drifted_and_the_check_passes_again(
     applied: StackProject, emulator: UseapiEmulator
