@@ -54,19 +54,38 @@ def requests_made(emulator: UseapiEmulator) -> list[tuple[str, str | None]]:
     return [(r.method, r.email) for r in emulator.calls()]
 
 
-@pytest.mark.timeout(300)
-def test_make_up_from_a_fresh_clone_creates_the_demo_then_changes_nothing(tmp_path: Path) -> None:
-    """The README's first command on the CLI path: no `.pulumi-state/` yet, no stack yet."""
+def fresh_clone(tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    """A copy of the project as a clone has it (no .pulumi-state/, no .demo/), and the
+    environment `make` runs in, with the built CLI first on PATH."""
     clone = link_project(tmp_path / "clone")
     for name in ("venv", "Makefile", "requirements.txt", "requirements-dev.txt"):
         (clone / name).symlink_to(PROJECT_ROOT / name)
-    committed = (clone / "stacks" / "Pulumi.demo.yaml").read_bytes()
     env = env_without_pulumi_settings()
     env.update(
         PATH=f"{TOOLS_BIN}{os.pathsep}{env.get('PATH', '')}",
         PULUMI_HOME=str(tmp_path / "home"),
         PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION="true",
     )
+    return clone, env
+
+
+def make(clone: Path, env: dict[str, str], target: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["make", target],
+        cwd=clone,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+
+
+@pytest.mark.timeout(300)
+def test_make_up_from_a_fresh_clone_creates_the_demo_then_changes_nothing(tmp_path: Path) -> None:
+    """The README's first command on the CLI path: no `.pulumi-state/` yet, no stack yet."""
+    clone, env = fresh_clone(tmp_path)
+    committed = (clone / "stacks" / "Pulumi.demo.yaml").read_bytes()
 
     def demo(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -79,9 +98,7 @@ def test_make_up_from_a_fresh_clone_creates_the_demo_then_changes_nothing(tmp_pa
             check=False,
         )
 
-    up = subprocess.run(
-        ["make", "up"], cwd=clone, env=env, capture_output=True, text=True, timeout=240, check=False
-    )
+    up = make(clone, env, "up")
     assert up.returncode == 0, up.stdout + up.stderr
     assert "offline engine" not in up.stdout
     assert re.search(r"\+ 4 created", up.stdout), up.stdout  # three accounts and the stack
@@ -310,3 +327,58 @@ def test_an_email_change_on_one_resource_deletes_the_old_account_before_creating
         assert sorted(emulator.accounts) == [RENDER]
     finally:
         cli.cleanup()
+
+
+@pytest.mark.timeout(300)
+def test_make_drift_on_the_real_engine_passes_then_names_each_drifted_account(
+    tmp_path: Path,
+) -> None:
+    clone, env = fresh_clone(tmp_path)
+    up = make(clone, env, "up")
+    assert up.returncode == 0, up.stdout + up.stderr
+    clean = make(clone, env, "drift")
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+
+    # Someone used the dashboard: the demo emulator keeps its accounts in .demo/emulator.json.
+    state_path = clone / ".demo" / "emulator.json"
+    state = json.loads(state_path.read_text())
+    for account in state["accounts"]:
+        if account["email"] == RENDER:
+            account["maxJobs"] = 1
+    state["accounts"] = [a for a in state["accounts"] if a["email"] != BATCH]
+    state_path.write_text(json.dumps(state))
+
+    drifted = make(clone, env, "drift")
+    text = drifted.stdout + drifted.stderr
+    assert drifted.returncode != 0
+    lines = [line for line in text.splitlines() if line.startswith("drift: ")]
+    assert any(RENDER in line and "5→1" in line for line in lines), text
+    assert any(BATCH in line and "deleted" in line for line in lines), text
+    assert not any(OPS in line for line in lines), text
+    make(clone, env, "destroy")
+
+
+@pytest.mark.timeout(240)
+def test_fail_on_expired_session_fails_preview_and_up_on_the_real_engine(
+    project: CliProject, emulator: UseapiEmulator
+) -> None:
+    seed(project, {OPS: 3, RENDER: 5})
+    project.up()
+    emulator.oob_expire_session(OPS)  # expired an hour ago
+    project.refresh()
+
+    warned = project.preview()  # the default: a warning, not a failure
+    assert OPS in warned.stdout
+
+    project.run("config", "set", "pixverse-accounts:failOnExpiredSession", "true")
+    emulator.reset_calls()
+    failed_preview = project.run("preview", "--non-interactive", check=False)
+    assert failed_preview.returncode != 0
+    expired_lines = [
+        line.strip() for line in failed_preview.stdout.splitlines() if "session expired" in line
+    ]
+    assert expired_lines and all(line.startswith(f"- {OPS}:") for line in expired_lines)
+    failed_up = project.run("up", "--yes", "--non-interactive", check=False)
+    assert failed_up.returncode != 0
+    assert f"- {OPS}: the PixVerse session expired at" in failed_up.stdout
+    assert [method for method, _ in requests_made(emulator)] == []
