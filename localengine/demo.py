@@ -53,10 +53,11 @@ EMULATOR_START_TIMEOUT = 20.0
 EMULATOR_STOP_TIMEOUT = 5.0
 PASSWORDS_KEY = "pixverse-accounts:passwords"
 INSTALL_HINT = """\
-The pulumi CLI is not installed, so this runs the same __main__.py and provider through the
-offline engine instead (python -m localengine.offline). To use the real CLI:
-    see https://www.pulumi.com/docs/install/ (a single binary; put it on PATH)
-then run `make up` again; the demo then keeps its state under .pulumi-state/.
+The pulumi CLI is not here, so this runs the same __main__.py and provider through the
+offline engine instead (python -m localengine.offline). For the real engine:
+    make cli      (needs Go; builds the pinned CLI into .tools/bin, which make puts on PATH)
+or install a pulumi CLI 3.139.0 or newer on PATH; the demo then keeps its state under
+.pulumi-state/.
 """
 
 

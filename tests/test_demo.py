@@ -111,8 +111,8 @@ def test_without_the_cli_the_launcher_says_how_to_install_it(project: Path) -> N
         check=False,
     )
     assert completed.returncode == 0, completed.stdout + completed.stderr
-    assert "pulumi CLI is not installed" in completed.stdout
-    assert "https://www.pulumi.com/docs/install/" in completed.stdout
+    assert "pulumi CLI is not here" in completed.stdout
+    assert "make cli" in completed.stdout
     assert "+ 3 to create" in completed.stdout
 
 
