@@ -69,16 +69,14 @@ def fresh_clone(tmp_path: Path) -> tuple[Path, dict[str, str]]:
     return clone, env
 
 
-def make(clone: Path, env: dict[str, str], target: str) -> subprocess.CompletedProcess[str]:
+def run_in(clone: Path, env: dict[str, str], *command: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        ["make", target],
-        cwd=clone,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
+        command, cwd=clone, env=env, capture_output=True, text=True, timeout=240, check=False
     )
+
+
+def make(clone: Path, env: dict[str, str], target: str) -> subprocess.CompletedProcess[str]:
+    return run_in(clone, env, "make", target)
 
 
 @pytest.mark.timeout(300)
@@ -88,15 +86,7 @@ def test_make_up_from_a_fresh_clone_creates_the_demo_then_changes_nothing(tmp_pa
     committed = (clone / "stacks" / "Pulumi.demo.yaml").read_bytes()
 
     def demo(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "localengine.demo", *args],
-            cwd=clone,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=240,
-            check=False,
-        )
+        return run_in(clone, env, sys.executable, "-m", "localengine.demo", *args)
 
     up = make(clone, env, "up")
     assert up.returncode == 0, up.stdout + up.stderr
