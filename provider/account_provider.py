@@ -28,6 +28,7 @@ from pulumi.runtime import rpc
 
 from . import account_cache, validation
 from .settings import BASE_URL, MAX_RETRIES, TIMEOUT, TOKEN, ProviderSettings, resolve_settings
+from .useapi_answers import UseapiError  # no HTTP stack: the client still loads lazily
 
 if TYPE_CHECKING:
     # Imported when the first HTTP call needs it: check and diff (a no-op `up`, a preview)
@@ -202,8 +203,6 @@ class PixVerseAccountProvider(ResourceProvider):
         max_jobs = account.max_jobs
         if max_jobs is None:
             if validation.max_jobs_problem(_plain(known_max_jobs)) is not None:
-                from .useapi_client import UseapiError
-
                 raise UseapiError(
                     f"useapi.net's answer for {account.email} has no maxJobs and state holds "
                     "none to fall back on; run `pulumi up` to set it again",

@@ -68,9 +68,6 @@ BACKOFF_MAX_SECONDS = 8.0
 # The provider host serves four calls at once; a few spare connections cost nothing.
 POOL_SIZE = 8
 SECRET_MASK = "[secret]"
-# The usual cause of an answer that is not the API's JSON: a base URL that points at a web
-# page or a proxy's error page instead of the API root.
-MALFORMED_HINT = BASE_URL_HINT
 # RFC 3986 lets these stand raw in a path segment (sub-delims, ":" and "@"; quote() keeps the
 # unreserved ones itself). The docs send the email as it is, and whether the service decodes
 # `%40` is not documented: so `@`, `+` and `.` go raw, and only what a segment cannot hold
@@ -431,7 +428,7 @@ class UseapiClient:
         who = f" for {email}" if email else ""
         message = (
             f"useapi.net {method} {answer.response.url}{who} answered HTTP {answer.status} "
-            f"with a malformed answer: {problem}; {MALFORMED_HINT}"
+            f"with a malformed answer: {problem}; {BASE_URL_HINT}"
         )
         return UseapiError(
             _redact(message, [self._settings.token]), status=answer.status, email=email
