@@ -11,8 +11,9 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from .sessions import EXPIRE_TIME_UTC, MAX_JOBS_OUT, USERNAME, expires_at
+from .sessions import MAX_JOBS_OUT, expires_at
 from .stack_outputs import StackOutputs
+from .useapi_answers import EXPIRE_TIME_UTC, USERNAME
 
 TITLE = "PixVerse fleet"
 UNKNOWN = "(unknown)"

@@ -13,10 +13,8 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from .inventory import set_password_command
+from .useapi_answers import EXPIRE_TIME, EXPIRE_TIME_UTC, USERNAME
 
-USERNAME = "Username"
-EXPIRE_TIME_UTC = "ExpireTimeUTC"
-EXPIRE_TIME = "ExpireTime"
 MAX_JOBS_OUT = "maxJobs"
 
 

@@ -55,10 +55,6 @@ def is_secure(value: Any) -> bool:
     return isinstance(value, Mapping) and set(value) == {"secure"}
 
 
-def _namespaced(key: str) -> str:
-    return key if ":" in key else f"{PROJECT}:{key}"
-
-
 def _last_leaf(node: CommentedMap) -> tuple[CommentedMap, Any] | None:
     """The mapping and key that end `node`: where ruamel keeps the comment lines after it."""
     while len(node):
@@ -150,9 +146,11 @@ class StackFile:
 
     def _config_key(self, key: str) -> Any:
         """The key as it is spelled in the file (`accounts` or `pixverse-accounts:accounts`)."""
-        wanted = _namespaced(key)
+        from localengine.stackconfig import namespaced  # the offline engine's reading of keys
+
+        wanted = namespaced(PROJECT, key)
         for present in self._config():
-            if _namespaced(str(present)) == wanted:
+            if namespaced(PROJECT, str(present)) == wanted:
                 return present
         return None
 
