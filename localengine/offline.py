@@ -317,6 +317,11 @@ def _print_summary(operation: str, summary: Summary, preview: bool, seconds: flo
     print(f"Duration: {seconds:.1f}s ({operation}, offline: no pulumi CLI)")
 
 
+def stack_state_path(state_dir: Path, project: str, stack: str) -> Path:
+    """Where a stack's offline state lives, as the CLI's file backend lays out its stacks."""
+    return state_dir / project / f"{stack}.json"
+
+
 def _load_secret_config(path: Path | None) -> dict[str, Any]:
     if path is None:
         return {}
@@ -343,7 +348,7 @@ def run(
     environ = dict(os.environ if env is None else env)
     project = load_project(project_dir)
     config: StackConfig = load_stack_config(project, stack, _load_secret_config(secret_config))
-    state_path = state_dir / project.name / f"{stack}.json"
+    state_path = stack_state_path(state_dir, project.name, stack)
     state = StackState(state_path, environ.get(PASSPHRASE_ENV, ""))
     preview = operation == "preview"
     # A preview never writes state, not even what its refresh read (as `pulumi preview --refresh`).
@@ -446,7 +451,7 @@ def print_stack_outputs(project_dir: Path, stack: str, state_dir: Path) -> int:
     except StackConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    path = state_dir / project.name / f"{stack}.json"
+    path = stack_state_path(state_dir, project.name, stack)
     outputs: Any = {}
     if path.exists():
         outputs = json.loads(path.read_text()).get("outputs") or {}
