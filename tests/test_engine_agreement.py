@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from useapi_emulator import UseapiEmulator
 
@@ -50,17 +51,16 @@ class Engines:
     cli_emulator: UseapiEmulator
     offline: StackProject
     offline_emulator: UseapiEmulator
-    _cli_passwords: set[str] = field(default_factory=set)
 
     def inventory(self, accounts: dict[str, int]) -> None:
+        # The passwords the CLI's stack holds already: what its stack file lists.
+        known = set(yaml.safe_load(self.cli.stack_file.read_text())["config"].get(PASSWORDS, {}))
         self.cli.set_accounts(accounts)
-        known = set(self._cli_passwords)
         for email in accounts:
             if email not in known:
                 self.cli.set_secret(PASSWORDS, email, PASSWORD_SENTINEL + email)
         for email in known - set(accounts):
             self.cli.remove_secret(PASSWORDS, email)
-        self._cli_passwords = set(accounts)
         self.offline.write(
             {email: {"maxJobs": jobs} for email, jobs in accounts.items()},
             {email: PASSWORD_SENTINEL + email for email in accounts},
