@@ -5,7 +5,7 @@ VENV := venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: help venv test lint typecheck unit clean up preview refresh destroy drift adopt bench cli actionlint
+.PHONY: help venv test lint typecheck unit clean up preview refresh destroy drift engine adopt bench cli actionlint
 
 # The real engine, built from Pulumi's Go modules at the version the pulumi SDK is pinned to
 # (requirements.txt; tests/test_pins.py keeps the two, and the deploy workflow's, equal).
@@ -13,13 +13,15 @@ PULUMI_VERSION := 3.260.0
 TOOLS := .tools/bin
 CLI_STAMP := $(TOOLS)/.pulumi-v$(PULUMI_VERSION)
 GO_ENV := GOTOOLCHAIN=local GOFLAGS=-buildvcs=false CGO_ENABLED=0
+# `-v` lists each package as it is compiled: the progress of a first build (make up sets it).
+GO_BUILD_FLAGS ?=
 # actionlint checks .github/workflows in `make test` once `make actionlint` has built it.
 ACTIONLINT_VERSION := 1.7.12
 ACTIONLINT := $(TOOLS)/actionlint
 ACTIONLINT_STAMP := $(TOOLS)/.actionlint-v$(ACTIONLINT_VERSION)
 
 help:
-	@echo "make up        deploy the demo stack against the bundled useapi.net emulator"
+	@echo "make up        deploy the demo stack against the bundled useapi.net emulator (real pulumi; builds it first if needed)"
 	@echo "make preview   show what 'up' would change"
 	@echo "make refresh   read the demo stack's accounts back from the emulator"
 	@echo "make destroy   delete the demo stack's accounts"
@@ -47,29 +49,31 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(PY) -m mypy .
 
-# The CLI tests run for real when `make cli` has built the engine (or `pulumi` is on PATH).
-unit: $(STAMP)
+# The real-engine tests need the CLI: where Go exists it is built first (a no-op once built);
+# without Go they use a pulumi on PATH, or skip and say so.
+HAVE_GO := $(shell command -v go 2>/dev/null)
+unit: $(STAMP) $(if $(HAVE_GO),$(CLI_STAMP))
 	PATH="$(CURDIR)/$(TOOLS):$$PATH" $(PY) -m pytest -q
 
 test: lint typecheck unit
 
-# The demo stack on the bundled emulator: the pulumi CLI when installed, else the offline engine.
-# localengine/demo.py starts and always stops the emulator (see its docstring).
-up: $(STAMP)
-	PATH="$(CURDIR)/$(TOOLS):$$PATH" $(PY) -m localengine.demo up
+# The demo stack on the bundled emulator, through the real pulumi CLI (demo/ starts and always
+# stops the emulator). `engine` first: the CLI on PATH, else the one `make cli` built, else it is
+# built now where Go exists, else the command stops before touching anything.
+up preview refresh destroy drift: engine $(STAMP)
+	PATH="$(CURDIR)/$(TOOLS):$$PATH" $(PY) -m demo $@
 
-preview: $(STAMP)
-	PATH="$(CURDIR)/$(TOOLS):$$PATH" $(PY) -m localengine.demo preview
-
-refresh: $(STAMP)
-	PATH="$(CURDIR)/$(TOOLS):$$PATH" $(PY) -m localengine.demo refresh
-
-destroy: $(STAMP)
-	PATH="$(CURDIR)/$(TOOLS):$$PATH" $(PY) -m localengine.demo destroy
-
-# Day-2: the demo stack's drift check (as .github/workflows/drift.yml runs it for a real stack).
-drift: $(STAMP)
-	PATH="$(CURDIR)/$(TOOLS):$$PATH" $(PY) -m localengine.demo drift
+engine:
+	@if PATH="$(CURDIR)/$(TOOLS):$$PATH" command -v pulumi >/dev/null; then :; \
+	elif command -v go >/dev/null; then \
+	  echo "No pulumi CLI yet: building it once with make cli (a one-time build of a few minutes; progress below)."; \
+	  $(MAKE) --no-print-directory cli GO_BUILD_FLAGS=-v; \
+	else \
+	  echo "error: the pulumi CLI is not installed: make $(MAKECMDGOALS) needs pulumi 3.139.0 or newer." >&2; \
+	  echo "  - with Go (https://go.dev/dl/): make cli builds the tested version into $(TOOLS)" >&2; \
+	  echo "  - or Pulumi's official installer: curl -fsSL https://get.pulumi.com | sh" >&2; \
+	  echo "Nothing was changed." >&2; exit 1; \
+	fi
 
 # Adopt accounts configured by hand: `make adopt STACK=prod` shows them, WRITE=1 adds them.
 adopt: $(STAMP)
@@ -93,8 +97,11 @@ cli: $(CLI_STAMP)
 $(CLI_STAMP): tools/pulumi-cli/go.mod tools/pulumi-cli/go.sum tools/pulumi-cli/langhost/main.go
 	@command -v go >/dev/null || { echo "make cli needs Go (https://go.dev/dl/)"; exit 1; }
 	mkdir -p $(TOOLS)
-	cd tools/pulumi-cli && $(GO_ENV) go build -trimpath -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$(PULUMI_VERSION)" -o $(CURDIR)/$(TOOLS)/pulumi github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
-	cd tools/pulumi-cli && $(GO_ENV) go build -trimpath -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$(PULUMI_VERSION)" -o $(CURDIR)/$(TOOLS)/pulumi-language-python ./langhost
+	@echo "make cli: 1/3 the pulumi CLI (pkg/v3 v$(PULUMI_VERSION)); the first build downloads and compiles a few hundred modules"
+	cd tools/pulumi-cli && $(GO_ENV) go build $(GO_BUILD_FLAGS) -trimpath -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$(PULUMI_VERSION)" -o $(CURDIR)/$(TOOLS)/pulumi github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
+	@echo "make cli: 2/3 the Python language host (tools/pulumi-cli/langhost)"
+	cd tools/pulumi-cli && $(GO_ENV) go build $(GO_BUILD_FLAGS) -trimpath -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$(PULUMI_VERSION)" -o $(CURDIR)/$(TOOLS)/pulumi-language-python ./langhost
+	@echo "make cli: 3/3 the SDK's exec shim and dynamic-provider plugin"
 	sdk=$$(cd tools/pulumi-cli && $(GO_ENV) go list -m -f '{{.Dir}}' github.com/pulumi/pulumi/sdk/v3) && \
 	  install -m 0755 $$sdk/python/cmd/pulumi-language-python-exec $(TOOLS)/pulumi-language-python-exec && \
 	  install -m 0755 $$sdk/python/dist/pulumi-resource-pulumi-python $(TOOLS)/pulumi-resource-pulumi-python

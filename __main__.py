@@ -27,7 +27,7 @@ import pulumi
 from pulumi.output import Unknown
 
 from provider import PixVerseAccount
-from provider.inventory import (
+from provider.program.inventory import (
     AccountSecrets,
     DesiredAccount,
     InventoryError,
@@ -36,7 +36,12 @@ from provider.inventory import (
     parse_fail_on_expired,
     parse_warn_days,
 )
-from provider.sessions import account_summary, expired_session_error, is_expired, session_warning
+from provider.program.sessions import (
+    account_summary,
+    expired_session_error,
+    is_expired,
+    session_warning,
+)
 
 
 def _fail(exc: InventoryError) -> pulumi.RunError:

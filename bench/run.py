@@ -25,8 +25,8 @@ from typing import Any
 
 from pulumi.dynamic.dynamic import serialize_provider
 
-from localengine import ProviderHost
-from provider.account_cache import SWITCH_ENV
+from harness import ProviderHost
+from provider.host.account_cache import SWITCH_ENV
 from useapi_emulator import UseapiEmulator
 
 from . import machine, workload

@@ -18,9 +18,9 @@ from urllib.parse import quote
 import requests
 from pulumi.dynamic.dynamic import serialize_provider
 
-from localengine import ProviderHost
+from harness import ProviderHost
 from provider import PixVerseAccountProvider
-from provider.useapi_client import PATH_SEGMENT_SAFE
+from provider.host.useapi.client import PATH_SEGMENT_SAFE
 from useapi_emulator import UseapiEmulator
 
 T = TypeVar("T")

@@ -19,12 +19,12 @@ from pathlib import Path
 
 import yaml
 
-from .adoption import AdoptionPlan, inventory_snippet, password_commands, plan_adoption
-from .inventory import ACCOUNTS_KEY, InventoryError, parse_accounts
-from .live_fleet import read_live_fleet
-from .settings import SettingsError
-from .stack_file import StackFile, StackFileError, stack_file_path
-from .useapi_client import UseapiError
+from .host.settings import SettingsError
+from .host.useapi.client import UseapiError
+from .program.inventory import ACCOUNTS_KEY, InventoryError, parse_accounts
+from .tools.adoption import AdoptionPlan, inventory_snippet, password_commands, plan_adoption
+from .tools.live_fleet import read_live_fleet
+from .tools.stack_file import StackFile, StackFileError, stack_file_path
 
 
 def _report(plan: AdoptionPlan, stack_file: StackFile, stack: str, write: bool) -> None:

@@ -19,13 +19,13 @@ from collections.abc import Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .drift_check import DriftFindings, find_drift
-from .inventory import WARN_DAYS_KEY, InventoryError, parse_accounts, parse_warn_days
-from .live_fleet import read_live_fleet
-from .settings import SettingsError
-from .stack_file import StackFile, StackFileError, stack_file_path
-from .stack_outputs import OutputsError, read_outputs
-from .useapi_client import UseapiError
+from .host.settings import SettingsError
+from .host.useapi.client import UseapiError
+from .program.inventory import WARN_DAYS_KEY, InventoryError, parse_accounts, parse_warn_days
+from .tools.drift_findings import DriftFindings, find_drift
+from .tools.live_fleet import read_live_fleet
+from .tools.stack_file import StackFile, StackFileError, stack_file_path
+from .tools.stack_outputs import OutputsError, read_outputs
 
 
 def _annotate(kind: str, line: str, environ: Mapping[str, str]) -> None:

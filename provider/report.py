@@ -10,9 +10,9 @@ import argparse
 import sys
 from datetime import datetime, timezone
 
-from .fleet_report import TITLE, render_markdown
-from .inventory import DEFAULT_WARN_DAYS
-from .stack_outputs import OutputsError, read_outputs
+from .program.inventory import DEFAULT_WARN_DAYS
+from .tools.fleet_report import TITLE, render_markdown
+from .tools.stack_outputs import OutputsError, read_outputs
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -6,12 +6,11 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from localengine import ProviderHost
-from provider.settings import ProviderSettings
-from provider.useapi_client import UseapiClient
+from harness import ProviderHost
+from provider.host.settings import ProviderSettings
+from provider.host.useapi.client import UseapiClient
+from tests.support.helpers import PROJECT_ROOT, TOKEN_SENTINEL, clean_env
 from useapi_emulator import UseapiEmulator
-
-from .helpers import PROJECT_ROOT, TOKEN_SENTINEL, clean_env
 
 # Short budgets keep failing tests fast; individual tests override them through config.
 TEST_TIMEOUT = "5"

@@ -19,18 +19,18 @@ from hypothesis.provisional import domains
 from pulumi.output import Unknown
 from pulumi.runtime import rpc
 
-from provider import PixVerseAccountProvider, validation
-from provider.settings import ProviderSettings, SettingsError, resolve_settings
-from provider.useapi_client import (
+from provider import PixVerseAccountProvider
+from provider.host import validation
+from provider.host.settings import ProviderSettings, SettingsError, resolve_settings
+from provider.host.useapi.client import (
     Account,
     UseapiError,
     parse_account,
     parse_account_map,
 )
+from tests.conftest import HostFactory, stack_config
+from tests.support.helpers import PASSWORD_SENTINEL, SERIALIZED_PROVIDER, account_inputs
 from useapi_emulator import UseapiEmulator
-
-from .conftest import HostFactory, stack_config
-from .helpers import PASSWORD_SENTINEL, SERIALIZED_PROVIDER, account_inputs
 
 # Modest and without deadlines: the whole module runs in seconds on two loaded cores.
 settings.register_profile(

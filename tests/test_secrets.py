@@ -29,11 +29,9 @@ from pulumi.runtime.settings import get_root_resource
 
 import provider as provider_package
 from provider import PixVerseAccount, PixVerseAccountProvider
-from provider.account_provider import SECRET_PROPS
-from useapi_emulator import Fault, UseapiEmulator
-
-from .conftest import HostFactory, stack_config
-from .helpers import (
+from provider.host.account_provider import SECRET_PROPS
+from tests.conftest import HostFactory, stack_config
+from tests.support.helpers import (
     PASSWORD_SENTINEL,
     PROJECT_ROOT,
     SERIALIZED_PROVIDER,
@@ -41,14 +39,15 @@ from .helpers import (
     TOKEN_SENTINEL,
     account_inputs,
 )
-from .mock_support import EchoMocks, RecordingMonitor, install_recording_mocks
-from .reliability_support import (
+from tests.support.mock_support import EchoMocks, RecordingMonitor, install_recording_mocks
+from tests.support.reliability_support import (
     ENGINE_SECRET_KEYS,
     SimulatedStack,
     desired_accounts,
     plaintext,
     secret_values,
 )
+from useapi_emulator import Fault, UseapiEmulator
 
 ROTATED_SENTINEL = "pw-SENTINEL-rotated-51b0"
 WRONG_TOKEN_SENTINEL = "useapi-SENTINEL-wrong-9d27"

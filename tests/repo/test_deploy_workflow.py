@@ -1,0 +1,123 @@
+"""The deploy pipeline's policy, read from .github/workflows/deploy.yml.
+
+actionlint checks that the file is a valid workflow; these tests check what it must mean: a pull
+request can never cancel a deploy, a fork's pull request gets a notice instead of a failing
+preview, OIDC is granted only where AWS credentials are fetched, and the test job builds the CLI.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from tests.support.helpers import PROJECT_ROOT
+from tests.support.workflow_support import DEPLOY_WORKFLOW, load_workflow, steps_using
+
+pytestmark = pytest.mark.timeout(10)
+
+SAME_REPO = "github.event.pull_request.head.repo.full_name == github.repository"
+FORK = "github.event.pull_request.head.repo.full_name != github.repository"
+NOT_A_PR = "github.event_name != 'pull_request'"
+
+
+@pytest.fixture(scope="module")
+def workflow() -> dict[str, Any]:
+    return load_workflow(DEPLOY_WORKFLOW)
+
+
+def reads_secrets(job: dict[str, Any]) -> bool:
+    return re.search(r"\$\{\{[^}]*\bsecrets\.", str(job)) is not None
+
+
+def job_if(job: dict[str, Any]) -> str:
+    return " ".join(str(job.get("if", "")).split())
+
+
+def render(template: str, values: dict[str, str]) -> str:
+    """Evaluate a `${{ ... }}` template with the given value for each expression it uses."""
+
+    def value(match: re.Match[str]) -> str:
+        expression = match.group(1).strip()
+        assert expression in values, f"unexpected expression in {template!r}: {expression}"
+        return values[expression]
+
+    return re.sub(r"\$\{\{(.*?)\}\}", value, template)
+
+
+STACK = "vars.PULUMI_STACK || 'prod'"
+PR_NUMBER = "github.event.pull_request.number"
+
+
+def test_no_workflow_level_concurrency_group(workflow: dict[str, Any]) -> None:
+    """One group for the whole workflow queues PR runs with deploys: a newer pending run then
+    replaces (cancels) a pending deploy."""
+    assert "concurrency" not in workflow
+
+
+def test_deploy_job_is_queued_per_stack_and_never_cancelled(workflow: dict[str, Any]) -> None:
+    concurrency = workflow["jobs"]["deploy"]["concurrency"]
+    assert concurrency["cancel-in-progress"] is False
+    prod = render(concurrency["group"], {STACK: "prod"})
+    staging = render(concurrency["group"], {STACK: "staging"})
+    assert prod != staging, "the deploy group must be keyed by the stack"
+
+
+def test_preview_group_is_per_pull_request_and_never_a_deploy_group(
+    workflow: dict[str, Any],
+) -> None:
+    deploy_group = workflow["jobs"]["deploy"]["concurrency"]["group"]
+    preview_group = workflow["jobs"]["preview"]["concurrency"]["group"]
+    previews = {render(preview_group, {STACK: "prod", PR_NUMBER: str(n)}) for n in (1, 2, 3)}
+    assert len(previews) == 3, "each pull request needs its own preview group"
+    deploys = {render(deploy_group, {STACK: stack}) for stack in ("prod", "1", "2", "3")}
+    assert not previews & deploys, f"a preview shares a group with a deploy: {previews & deploys}"
+
+
+def test_jobs_that_read_secrets_on_pull_requests_skip_forks(workflow: dict[str, Any]) -> None:
+    for name, job in workflow["jobs"].items():
+        condition = job_if(job)
+        if reads_secrets(job) and NOT_A_PR not in condition:
+            assert SAME_REPO in condition, f"job {name} reads secrets on a fork's pull request"
+
+
+def test_fork_pull_requests_get_a_notice_instead_of_a_preview(workflow: dict[str, Any]) -> None:
+    assert SAME_REPO in job_if(workflow["jobs"]["preview"])
+    notices = [
+        name
+        for name, job in workflow["jobs"].items()
+        if FORK in job_if(job)
+        and any("::notice" in str(step.get("run", "")) for step in job.get("steps", []))
+    ]
+    assert notices, "no job tells a fork's pull request that its preview was skipped"
+    for name in notices:
+        assert not reads_secrets(workflow["jobs"][name])
+
+
+def test_oidc_token_only_where_aws_credentials_are_fetched(workflow: dict[str, Any]) -> None:
+    assert "id-token" not in workflow.get("permissions", {})
+    aws = 0
+    for name, job in workflow["jobs"].items():
+        fetches = any(steps_using(job, "aws-actions/configure-aws-credentials"))
+        grants = job.get("permissions", {}).get("id-token") == "write"
+        assert fetches == grants, f"job {name}: id-token: write iff it fetches AWS credentials"
+        aws += fetches
+    assert aws >= 2, "preview and deploy both need the object-store credentials"
+
+
+def test_test_job_builds_the_cli_with_go_and_caches_its_modules(workflow: dict[str, Any]) -> None:
+    steps = workflow["jobs"]["test"]["steps"]
+    setup_go = next(
+        (i for i, step in enumerate(steps) if "actions/setup-go" in step.get("uses", "")), None
+    )
+    assert setup_go is not None, "the test job sets up no Go: `make cli` cannot build the CLI"
+    go = steps[setup_go]["with"]
+    assert str(go["go-version"]) == "1.26"
+    assert (PROJECT_ROOT / go["cache-dependency-path"]).is_file()
+    runs = [str(step.get("run", "")) for step in steps]
+    make_cli = [i for i, run in enumerate(runs) if re.search(r"\bmake\b.*\bcli\b", run)]
+    make_test = [i for i, run in enumerate(runs) if re.search(r"\bmake test\b", run)]
+    assert make_cli and make_test, f"the test job must run `make cli` and `make test`: {runs}"
+    assert setup_go < make_cli[0] < make_test[0], "order: setup-go, make cli, make test"
+    assert any(re.search(r"\bmake\b.*\bactionlint\b", run) for run in runs[: make_test[0]])

@@ -1,0 +1,249 @@
+"""Drive the real `pulumi` CLI on a throwaway project: file backend, passphrase, emulator.
+
+`make cli` builds the CLI into `.tools/bin` (and `make test` puts that folder first on PATH);
+a `pulumi` already on PATH serves as well. Each `CliProject` is a temporary project directory
+that links the real `__main__.py`, `provider/` and the virtualenv, with its own backend folder
+and `PULUMI_HOME`, so tests never touch the developer's stacks or each other's. Every command
+has a timeout, and everything the CLI printed is kept in `transcript` for the secret checks.
+
+`CliProject.summary()` reads the engine's JSON event stream (`--json`) into the same buckets the
+offline engine reports (`localengine.offline.Summary`), by resource name, so the two engines can
+be compared step for step.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tests.support.helpers import PROJECT_ROOT
+from tests.support.stack_support import LINKED, env_without_pulumi_settings
+from useapi_emulator import UseapiEmulator
+
+TOOLS_BIN = PROJECT_ROOT / ".tools" / "bin"
+
+
+def find_pulumi() -> str | None:
+    """The CLI on PATH, else the one `make cli` built."""
+    found = shutil.which("pulumi")
+    if found is None and (TOOLS_BIN / "pulumi").exists():
+        found = str(TOOLS_BIN / "pulumi")
+    return found
+
+
+PULUMI = find_pulumi()
+SKIP_REASON = (
+    "the pulumi CLI is not here: run `make cli` (needs Go) or install it; "
+    "tests/test_stack_program.py and the offline engine cover the same program"
+)
+CLI_TIMEOUT = 120
+PASSPHRASE = "cli-test-passphrase"
+ACCOUNTS_KEY = "pixverse-accounts:accounts"
+ACCOUNT_TYPE = "pulumi-python:dynamic/pixverse:PixVerseAccount"
+_NI = ("--non-interactive",)
+# Engine step ops → the offline engine's buckets.
+_BUCKETS = {
+    "create": "created",
+    "update": "updated",
+    "same": "unchanged",
+    "delete": "deleted",
+    "replace": "replaced",
+    "create-replacement": "replaced",
+    "delete-replaced": "replaced",
+    "refresh": "updated",
+}
+
+
+@dataclass
+class CliResult:
+    returncode: int
+    stdout: str
+    stderr: str
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        return self.stdout + self.stderr
+
+    def summary(self) -> dict[str, list[str]]:
+        """Per bucket, the account names the engine reported a finished step for."""
+        buckets: dict[str, set[str]] = {name: set() for name in set(_BUCKETS.values())}
+        for event in self.events:
+            step = (event.get("resOutputsEvent") or {}).get("metadata")
+            if not step or step.get("type") != ACCOUNT_TYPE:
+                continue
+            buckets[_BUCKETS[step["op"]]].add(step["urn"].rsplit("::", 1)[-1])
+        return {name: sorted(names) for name, names in buckets.items()}
+
+    def preview_summary(self) -> dict[str, list[str]]:
+        """The same buckets from `pulumi preview --json` (one document with its steps)."""
+        buckets: dict[str, set[str]] = {name: set() for name in set(_BUCKETS.values())}
+        for step in json.loads(self.stdout).get("steps", []):
+            if step.get("urn", "").split("::")[2] != ACCOUNT_TYPE:
+                continue
+            buckets[_BUCKETS[step["op"]]].add(step["urn"].rsplit("::", 1)[-1])
+        return {name: sorted(names) for name, names in buckets.items()}
+
+    def diagnostics(self, severity: str) -> list[str]:
+        return [
+            event["diagnosticEvent"]["message"]
+            for event in self.events
+            if (event.get("diagnosticEvent") or {}).get("severity") == severity
+        ]
+
+
+def _events(stdout: str) -> list[dict[str, Any]]:
+    """The engine's event stream: one JSON object a line (a failed run may add plain text)."""
+    events = []
+    for line in stdout.splitlines():
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(event, dict):
+            events.append(event)
+    return events
+
+
+class CliProject:
+    """One project directory, one stack, its own file backend; the inventory is rewritten
+    between runs as a team edits its stack file."""
+
+    def __init__(
+        self,
+        root: Path,
+        emulator: UseapiEmulator,
+        stack: str = "clitest",
+        program: str | None = None,
+    ) -> None:
+        """`program`: the text of a `__main__.py` of the test's own instead of the project's."""
+        assert PULUMI is not None, SKIP_REASON
+        self.pulumi = PULUMI
+        self.root = root
+        self.emulator = emulator
+        self.stack = stack
+        self.transcript: list[str] = []
+        root.mkdir(parents=True)
+        shutil.copy(PROJECT_ROOT / "Pulumi.yaml", root / "Pulumi.yaml")
+        for name in (*LINKED, "venv"):
+            if name == "__main__.py" and program is not None:
+                (root / name).write_text(program)
+            else:
+                (root / name).symlink_to(PROJECT_ROOT / name)
+        (root / "stacks").mkdir()
+        self.state_dir = root.parent / f"{root.name}-state"
+        self.state_dir.mkdir()
+        self.env = env_without_pulumi_settings()
+        self.env.update(
+            PATH=f"{TOOLS_BIN}{os.pathsep}{self.env.get('PATH', '')}",
+            PULUMI_BACKEND_URL=self.state_dir.as_uri(),
+            PULUMI_CONFIG_PASSPHRASE=PASSPHRASE,
+            PULUMI_HOME=str(root.parent / f"{root.name}-home"),
+            PULUMI_SKIP_UPDATE_CHECK="true",
+            PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION="true",
+        )
+
+    @property
+    def stack_file(self) -> Path:
+        return self.root / "stacks" / f"Pulumi.{self.stack}.yaml"
+
+    def run(
+        self, *args: str, stdin: str | None = None, check: bool = True, timeout: float = CLI_TIMEOUT
+    ) -> CliResult:
+        completed = subprocess.run(
+            [self.pulumi, *args],
+            cwd=self.root,
+            env=self.env,
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        self.transcript += [completed.stdout, completed.stderr]
+        events: list[dict[str, Any]] = []
+        if "--json" in args and args[0] in ("up", "refresh", "destroy"):
+            events = _events(completed.stdout)
+        result = CliResult(completed.returncode, completed.stdout, completed.stderr, events)
+        if check:
+            assert completed.returncode == 0, f"pulumi {' '.join(args)}:\n{result.text}"
+        return result
+
+    def init(self, token: str | None = None) -> None:
+        """A new stack pointed at the emulator, its token as a secret."""
+        self.run("stack", "init", self.stack)
+        self.run("config", "set", "useapi:baseUrl", self.emulator.base_url)
+        self.run("config", "set", "useapi:timeout", "5")
+        self.run("config", "set", "useapi:maxRetries", "1")
+        self.run("config", "set", "--secret", "useapi:token", stdin=token or self.emulator.token)
+
+    def set_accounts(self, accounts: dict[str, Any]) -> None:
+        """The plain inventory, written into the stack file as a reviewer would see it."""
+        data = yaml.safe_load(self.stack_file.read_text()) or {}
+        data.setdefault("config", {})[ACCOUNTS_KEY] = {
+            email: {"maxJobs": max_jobs} for email, max_jobs in accounts.items()
+        }
+        self.stack_file.write_text(yaml.safe_dump(data, sort_keys=False))
+
+    def set_secret(self, key: str, email: str, value: str) -> None:
+        """`pulumi config set --secret --path 'key["email"]'`, the value on stdin."""
+        self.run("config", "set", "--secret", "--path", f'{key}["{email}"]', stdin=value)
+
+    def remove_secret(self, key: str, email: str) -> None:
+        self.run("config", "rm", "--path", f'{key}["{email}"]')
+
+    def up(self, *extra: str, check: bool = True) -> CliResult:
+        return self.run("up", "--yes", "--skip-preview", "--json", *_NI, *extra, check=check)
+
+    def preview(self, *extra: str, check: bool = True) -> CliResult:
+        return self.run("preview", "--json", *_NI, *extra, check=check)
+
+    def refresh(self, *extra: str, check: bool = True) -> CliResult:
+        return self.run("refresh", "--yes", "--skip-preview", "--json", *_NI, *extra, check=check)
+
+    def destroy(self, *extra: str, check: bool = True) -> CliResult:
+        return self.run("destroy", "--yes", "--skip-preview", "--json", *_NI, *extra, check=check)
+
+    def outputs(self) -> dict[str, Any]:
+        result: dict[str, Any] = json.loads(self.run("stack", "output", "--json").stdout)
+        return result
+
+    def exported(self) -> dict[str, Any]:
+        result: dict[str, Any] = json.loads(self.run("stack", "export").stdout)
+        return result
+
+    def state_accounts(self) -> list[str]:
+        """The account names the stack's state holds."""
+        resources = self.exported()["deployment"].get("resources") or []
+        return sorted(
+            str(r["urn"]).rsplit("::", 1)[-1] for r in resources if r["type"] == ACCOUNT_TYPE
+        )
+
+    def backend_text(self) -> str:
+        """Every file the backend wrote, as text (the secrets check reads all of it)."""
+        return "\n".join(
+            path.read_bytes().decode("utf-8", "replace")
+            for path in sorted(self.state_dir.rglob("*"))
+            if path.is_file()
+        )
+
+    def cleanup(self) -> None:
+        """Best effort, for a test that failed half-way: leave no account behind."""
+        subprocess.run(
+            [self.pulumi, "destroy", "--yes", "--skip-preview", "--non-interactive"],
+            cwd=self.root,
+            env=self.env,
+            capture_output=True,
+            timeout=CLI_TIMEOUT,
+            check=False,
+        )
+
+
+__all__ = ["PULUMI", "SKIP_REASON", "TOOLS_BIN", "CliProject", "CliResult", "find_pulumi"]

@@ -1,0 +1,59 @@
+"""Small builders shared by the tests: the engine's view of an account's properties."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pulumi.dynamic.dynamic import serialize_provider
+
+from provider import PixVerseAccountProvider
+from provider.host.useapi.client import UseapiError
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+# Sentinels: if either string shows up anywhere a user could see it, a secret leaked.
+PASSWORD_SENTINEL = "pw-SENTINEL-7f3a9c"
+TOKEN_SENTINEL = "useapi-SENTINEL-token-c41d"
+SESSION_TOKEN_SENTINEL = "pixverse-SENTINEL-session-88e2"
+
+SERIALIZED_PROVIDER = serialize_provider(PixVerseAccountProvider())
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """The test process's environment without any USEAPI_* setting, plus `extra`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("USEAPI_")}
+    env.update(extra)
+    return env
+
+
+def account_inputs(
+    email: str = "ops@example.com",
+    password: str = PASSWORD_SENTINEL,
+    max_jobs: Any = 3,
+    token: str | None = None,
+) -> dict[str, Any]:
+    """What the engine sends as `news` for one declared account."""
+    props: dict[str, Any] = {
+        "email": email,
+        "password": password,
+        "maxJobs": max_jobs,
+        "__provider": SERIALIZED_PROVIDER,
+    }
+    if token is not None:
+        props["token"] = token
+    return props
+
+
+def useapi_error(call: Callable[[], object]) -> UseapiError:
+    """The UseapiError `call` raises, checked for what every client error must hold."""
+    with pytest.raises(UseapiError) as caught:
+        call()
+    error = caught.value
+    # Nothing chained: requests' exceptions hold the prepared request (headers, body).
+    assert error.__cause__ is None and error.__context__ is None
+    for secret in (PASSWORD_SENTINEL, TOKEN_SENTINEL):
+        assert secret not in str(error) and secret not in repr(error)
+    return error
