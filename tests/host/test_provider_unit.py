@@ -144,7 +144,10 @@ def test_the_pickle_is_a_small_reference_with_nothing_of_the_host_in_it() -> Non
 
 # `__provider` as releases before the package layout by where code runs pickled it: every
 # resource in such a stack's state carries it, and refresh and destroy unpickle it in the host.
-LEGACY_PICKLE = "gASVPwAAAAAAAACMGXByb3ZpZGVyLmFjY291bnRfcHJvdmlkZXKUjBdQaXhWZXJzZUFjY291bnRQcm92aWRlcpSTlCmBlH2UYi4="
+LEGACY_PICKLE = (
+    "gASVPwAAAAAAAACMGXByb3ZpZGVyLmFjY291bnRfcHJvdmlkZXKU"
+    "jBdQaXhWZXJzZUFjY291bnRQcm92aWRlcpSTlCmBlH2UYi4="
+)
 
 
 def test_a_provider_pickled_by_an_earlier_release_still_loads() -> None:
