@@ -6,6 +6,7 @@ import os
 import platform
 import shutil
 import subprocess
+import time
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -21,8 +22,9 @@ def cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
-def pulumi_cli_version() -> str:
-    cli = shutil.which("pulumi")
+def pulumi_cli_version(cli: str | None = None) -> str:
+    """The version of `cli` (default: the `pulumi` on PATH)."""
+    cli = cli or shutil.which("pulumi")
     if cli is None:
         return "not installed (the benchmark plays the engine's side itself)"
     try:
@@ -32,14 +34,14 @@ def pulumi_cli_version() -> str:
     return done.stdout.strip() or "unknown"
 
 
-def describe() -> dict[str, Any]:
+def describe(cli: str | None = None) -> dict[str, Any]:
     return {
         "nproc": os.cpu_count(),
         "cpu_model": cpu_model(),
         "os": f"{platform.system()} {platform.release()}",
         "python": platform.python_version(),
         "pulumi_sdk": metadata.version("pulumi"),
-        "pulumi_cli": pulumi_cli_version(),
+        "pulumi_cli": pulumi_cli_version(cli),
         "grpcio": metadata.version("grpcio"),
         "requests": metadata.version("requests"),
     }
@@ -74,3 +76,40 @@ def cpu_seconds(pid: int) -> float | None:
     except (OSError, ValueError, IndexError):
         return None
     return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _all_cpu_ticks() -> dict[int, tuple[str, int]]:
+    """pid → (command name, user + system ticks) of every process visible now."""
+    out: dict[int, tuple[str, int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            text = (entry / "stat").read_text()
+        except OSError:
+            continue
+        name = text[text.find("(") + 1 : text.rfind(")")]
+        fields = text.rsplit(")", 1)[1].split()
+        try:
+            out[int(entry.name)] = (name, int(fields[11]) + int(fields[12]))
+        except (ValueError, IndexError):
+            continue
+    return out
+
+
+def busy_processes(window: float = 1.0, threshold: float = 0.05) -> list[dict[str, Any]]:
+    """Processes that used more than `threshold` of a CPU over `window` seconds (by command
+    name only: a command line may hold anything), busiest first: who else was using the
+    machine when a run started. Empty off Linux."""
+    if not Path("/proc/self/stat").exists():
+        return []
+    before = _all_cpu_ticks()
+    time.sleep(window)
+    after = _all_cpu_ticks()
+    ticks_per_second = os.sysconf("SC_CLK_TCK")
+    busy = []
+    for pid, (name, ticks) in after.items():
+        used = (ticks - before.get(pid, (name, 0))[1]) / ticks_per_second / window
+        if pid != os.getpid() and used > threshold:
+            busy.append({"command": name, "cpu_share": round(used, 2)})
+    return sorted(busy, key=lambda item: -float(item["cpu_share"]))
