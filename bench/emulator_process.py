@@ -26,7 +26,6 @@ from . import machine
 START_TIMEOUT = 20.0
 STOP_TIMEOUT = 5.0
 TOKEN_ENV = "USEAPI_EMULATOR_TOKEN"  # the token goes in the environment, not the process list
-LIST_PATH = "/v2/pixverse/accounts"
 
 
 class EmulatorProcess:
