@@ -97,19 +97,32 @@ def _all_cpu_ticks() -> dict[int, tuple[str, int]]:
     return out
 
 
-def busy_processes(window: float = 1.0, threshold: float = 0.05) -> list[dict[str, Any]]:
-    """Processes that used more than `threshold` of a CPU over `window` seconds (by command
-    name only: a command line may hold anything), busiest first: who else was using the
-    machine when a run started. Empty off Linux."""
-    if not Path("/proc/self/stat").exists():
-        return []
-    before = _all_cpu_ticks()
+def _cpu_jiffies() -> tuple[int, int]:
+    """(busy, total) jiffies of all CPUs since boot, from the first line of /proc/stat."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    return sum(fields) - idle, sum(fields)
+
+
+def load_snapshot(window: float = 2.0, threshold: float = 0.05) -> dict[str, Any]:
+    """How busy the machine is over `window` seconds: the share of all CPUs in use, and the
+    processes that used more than `threshold` of a CPU (by command name only: a command line
+    may hold anything), busiest first. Processes that start and end inside the window show in
+    the share only. Empty off Linux."""
+    if not Path("/proc/stat").exists():
+        return {}
+    before, busy_before = _all_cpu_ticks(), _cpu_jiffies()
     time.sleep(window)
-    after = _all_cpu_ticks()
+    after, busy_after = _all_cpu_ticks(), _cpu_jiffies()
     ticks_per_second = os.sysconf("SC_CLK_TCK")
     busy = []
     for pid, (name, ticks) in after.items():
         used = (ticks - before.get(pid, (name, 0))[1]) / ticks_per_second / window
         if pid != os.getpid() and used > threshold:
             busy.append({"command": name, "cpu_share": round(used, 2)})
-    return sorted(busy, key=lambda item: -float(item["cpu_share"]))
+    spent, total = (a - b for a, b in zip(busy_after, busy_before, strict=True))
+    return {
+        "window_s": window,
+        "cpu_busy_share": round(spent / total, 2) if total else None,
+        "busy_processes": sorted(busy, key=lambda item: -float(item["cpu_share"])),
+    }

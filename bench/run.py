@@ -408,10 +408,14 @@ def _engine(args: argparse.Namespace) -> dict[str, Any] | None:
         **machine.describe(pulumi),
         "loadavg_1m_start": round(os.getloadavg()[0], 2),
         # Who else used the CPUs as it started: the ratios hold up under load, the times less.
-        "busy_processes_at_start": machine.busy_processes(),
+        "load_at_start": machine.load_snapshot(),
     }
     section = real_engine.Section(pulumi, args.latency, args.engine_repeat).run(args.engine_n)
-    section["machine"] = {**started, "loadavg_1m_end": round(os.getloadavg()[0], 2)}
+    section["machine"] = {
+        **started,
+        "loadavg_1m_end": round(os.getloadavg()[0], 2),
+        "load_at_end": machine.load_snapshot(),
+    }
     return section
 
 
