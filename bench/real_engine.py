@@ -68,12 +68,12 @@ class Samples:
         return out
 
 
-def _ours(root: Path, pulumi: str) -> CliProject:
+def ours_project(root: Path, pulumi: str) -> CliProject:
     files = {"__main__.py": PROJECT_ROOT / "__main__.py", "provider": PROJECT_ROOT / "provider"}
     return CliProject(root, pulumi, files)
 
 
-def _floor(root: Path, pulumi: str, latency: float) -> CliProject:
+def floor_project(root: Path, pulumi: str, latency: float) -> CliProject:
     files = {
         "__main__.py": PROJECT_ROOT / "bench" / "floor_program.py",
         "bench": PROJECT_ROOT / "bench",
@@ -126,8 +126,8 @@ class Section:
     def _point(self, tmp: Path, emulator: EmulatorProcess, n: int) -> dict[str, Any]:
         addresses = emails(n)
         sides = {
-            "ours": _ours(tmp / f"ours-{n}", self.pulumi),
-            "floor": _floor(tmp / f"floor-{n}", self.pulumi, self.latency),
+            "ours": ours_project(tmp / f"ours-{n}", self.pulumi),
+            "floor": floor_project(tmp / f"floor-{n}", self.pulumi, self.latency),
         }
         for project in sides.values():
             project.init(
