@@ -93,12 +93,14 @@ class Section:
         pulumi: str,
         latency: float,
         repeat: int,
+        options_repeat: int = 0,
         extra: Sequence[str] = (),
         progress: Callable[[str], None] = print,
     ) -> None:
         self.pulumi = pulumi
         self.latency = latency
         self.repeat = repeat
+        self.options_repeat = options_repeat
         self.extra = tuple(extra)
         self.progress = progress
 
@@ -120,6 +122,12 @@ class Section:
         ):
             for n in ns:
                 results["points"].append(self._point(Path(tmp), emulator, n))
+            if self.options_repeat > 0:
+                from . import fleet_options  # imports this module: loaded only when used
+
+                results["fleet_options"] = fleet_options.run(
+                    Path(tmp), self.pulumi, emulator, max(ns), self.options_repeat, self.progress
+                )
         results["loadavg_1m_end"] = _load()
         return results
 

@@ -32,7 +32,7 @@ from harness import ProviderHost
 from provider.host.account_cache import SWITCH_ENV
 from useapi_emulator import UseapiEmulator
 
-from . import machine, real_engine, workload
+from . import fleet_options, machine, real_engine, workload
 from .cli_project import find_pulumi
 from .sleep_provider import SLEEP_ENV, SleepProvider
 from .workload import Measured
@@ -81,6 +81,12 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
         default=5,
         help="interleaved runs of each real-engine command; medians count (5)",
     )
+    parser.add_argument(
+        "--fleet-options-repeat",
+        type=int,
+        default=3,
+        help="runs of each fleet option (--parallel, ...) at the largest N; 0 skips them (3)",
+    )
     which = parser.add_mutually_exclusive_group()
     which.add_argument("--no-engine", action="store_true", help="skip the real-engine section")
     which.add_argument(
@@ -97,7 +103,7 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.quick:
         args.n, args.sweep, args.repeat = 20, [10, 20], 1
-        args.engine_n, args.engine_repeat = [5], 1
+        args.engine_n, args.engine_repeat, args.fleet_options_repeat = [5], 1, 0
         args.no_plot = args.no_plot or args.plot is None
     elif args.out is None:
         args.out = HERE / "results.json"
@@ -410,7 +416,9 @@ def _engine(args: argparse.Namespace) -> dict[str, Any] | None:
         # Who else used the CPUs as it started: the ratios hold up under load, the times less.
         "load_at_start": machine.load_snapshot(),
     }
-    section = real_engine.Section(pulumi, args.latency, args.engine_repeat).run(args.engine_n)
+    section = real_engine.Section(
+        pulumi, args.latency, args.engine_repeat, args.fleet_options_repeat
+    ).run(args.engine_n)
     section["machine"] = {
         **started,
         "loadavg_1m_end": round(os.getloadavg()[0], 2),
@@ -436,6 +444,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if section is not None:
             results["engine"] = section
             print("\n" + real_engine.table(section))
+            if "fleet_options" in section:
+                print("\n" + fleet_options.table(section["fleet_options"]))
             failed += real_engine.missed(section)
     if args.out is not None:
         args.out.write_text(json.dumps(results, indent=2) + "\n")
