@@ -40,6 +40,7 @@ from .real_engine import MAX_JOBS, PASSWORD, TOKEN, emails, floor_project, ours_
 POLL_SECONDS = 0.02
 # Roles of the processes a command starts, told apart by their command lines.
 ROLES = (
+    ("py-spy (the profiler itself)", "py-spy "),
     ("provider host", "-m pulumi.dynamic"),
     ("program", "pulumi-language-python-exec"),
     ("language host", "pulumi-language-python"),
