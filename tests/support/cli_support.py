@@ -30,7 +30,14 @@ TOOLS_BIN = PROJECT_ROOT / ".tools" / "bin"
 # What a project directory needs of the repository to run the program and its provider host.
 LINKED = ("__main__.py", "provider", "venv")
 # What a clone needs besides, for `make up` and the demo.
-CLONED = ("demo", "useapi_emulator", "tools", "Makefile", "requirements.txt", "requirements-dev.txt")
+CLONED = (
+    "demo",
+    "useapi_emulator",
+    "tools",
+    "Makefile",
+    "requirements.txt",
+    "requirements-dev.txt",
+)
 # A fleet for the day-2 tests (drift, sessions): three accounts, one password each.
 ACCOUNTS = {"ops@example.com": 3, "render@example.com": 5, "batch@example.com": 2}
 PASSWORDS = {email: f"{PASSWORD_SENTINEL}-{email}" for email in ACCOUNTS}
@@ -86,7 +93,7 @@ _BUCKETS = {
     "replace": "replaced",
     "create-replacement": "replaced",
     "delete-replaced": "replaced",
-    "refresh": "updated",
+    "refresh": "refreshed",
 }
 
 
@@ -269,6 +276,37 @@ class CliProject:
     def destroy(self, *extra: str, check: bool = True) -> CliResult:
         return self.run("destroy", "--yes", "--skip-preview", "--json", *_NI, *extra, check=check)
 
+    def tool(
+        self, module: str, *args: str, stdin: str | None = None, **env: str
+    ) -> subprocess.CompletedProcess[str]:
+        """`python -m <module> ...` in the project, as a pipeline runs the day-2 tools: the
+        useapi.net token from the environment (the stack file holds it encrypted)."""
+        tool_env = dict(self.env, USEAPI_TOKEN=self.emulator.token, **env)
+        completed = subprocess.run(
+            [str(self.root / "venv" / "bin" / "python"), "-m", module, *args],
+            cwd=self.root,
+            env=tool_env,
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=CLI_TIMEOUT,
+            check=False,
+        )
+        self.transcript += [completed.stdout, completed.stderr]
+        return completed
+
+    def drift_check(self, **env: str) -> tuple[CliResult, subprocess.CompletedProcess[str]]:
+        """What `make drift` and the drift workflow run: the refresh-preview that must show
+        no changes, then the per-account names from the last outputs and the live list."""
+        preview = self.run(
+            "preview", "--refresh", "--expect-no-changes", "--diff", *_NI, check=False
+        )
+        outputs = self.run("stack", "output", "--json").stdout
+        named = self.tool(
+            "provider.drift", "--stack", self.stack, "--outputs", "-", stdin=outputs, **env
+        )
+        return preview, named
+
     def outputs(self) -> dict[str, Any]:
         result: dict[str, Any] = json.loads(self.run("stack", "output", "--json").stdout)
         return result
@@ -283,6 +321,12 @@ class CliProject:
         return sorted(
             str(r["urn"]).rsplit("::", 1)[-1] for r in resources if r["type"] == ACCOUNT_TYPE
         )
+
+    def checkpoint(self) -> str:
+        """The stack's checkpoint as the file backend keeps it (what `up` writes, and a
+        `preview` must leave alone)."""
+        path = self.state_dir / ".pulumi" / "stacks" / "pixverse-accounts" / f"{self.stack}.json"
+        return path.read_text()
 
     def backend_text(self) -> str:
         """Every file the backend wrote, as text (the secrets check reads all of it)."""
