@@ -40,6 +40,7 @@ def assert_read_only(project: CliProject, emulator: UseapiEmulator, state_before
     assert project.checkpoint() == state_before, "a preview must not write state"
 
 
+@pytest.mark.cli
 @pytest.mark.timeout(90)
 def test_no_drift_passes_with_no_changes(applied: CliProject, emulator: UseapiEmulator) -> None:
     state = applied.checkpoint()
@@ -77,6 +78,7 @@ KINDS: dict[str, DriftKind] = {
 }
 
 
+@pytest.mark.cli
 @pytest.mark.timeout(90)
 @pytest.mark.parametrize("kind", sorted(KINDS))
 def test_each_kind_of_drift_fails_naming_only_that_account(
@@ -101,6 +103,7 @@ def test_each_kind_of_drift_fails_naming_only_that_account(
         assert PASSWORD_SENTINEL not in text and emulator.token not in text
 
 
+@pytest.mark.cli
 @pytest.mark.timeout(90)
 def test_every_drifted_account_gets_its_own_line(
     applied: CliProject, emulator: UseapiEmulator
@@ -172,6 +175,7 @@ def test_an_answer_without_max_jobs_claims_no_drift() -> None:
     assert findings.drifted == []
 
 
+@pytest.mark.cli
 @pytest.mark.timeout(90)
 def test_up_with_refresh_repairs_what_drifted_and_the_check_passes_again(
     applied: CliProject, emulator: UseapiEmulator
