@@ -117,7 +117,8 @@ inputs = {"email": "ops@example.com", "password": "pw", "maxJobs": 3.0}
 checked = provider.check({}, inputs)
 provider.diff("ops@example.com", checked.inputs, checked.inputs)
 provider.client()  # the HTTP client, as the first create or read loads it
-print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in ("provider", "ruamel", "yaml"))))
+watched = ("provider", "ruamel", "yaml")
+print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in watched)))
 """
 
 

@@ -84,7 +84,7 @@ PASSWORDS_KEY = "pixverse-accounts:passwords"
 TOKENS_KEY = "pixverse-accounts:tokens"
 ACCOUNT_TYPE = "pulumi-python:dynamic/pixverse:PixVerseAccount"
 _NI = ("--non-interactive",)
-# Engine step ops → the offline engine's buckets.
+# Engine step ops → the buckets a test speaks of.
 _BUCKETS = {
     "create": "created",
     "update": "updated",
