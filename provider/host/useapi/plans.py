@@ -29,7 +29,6 @@ CREDIT_DAILY = "credit_daily"
 CREDIT_PACKAGE = "credit_package"
 EXPIRED_DATE = "expired_date"
 REMAINING_DAYS = "remaining_days"
-CREDIT_FIELDS = (CREDIT_MONTHLY, CREDIT_DAILY, CREDIT_PACKAGE)
 # PixVerse's backend writes an unset date as Go's zero time (`cancel_updated_at` in the docs'
 # sample is "0001-01-01T00:00:00Z"): a date in year 1 means "no date", not "expired long ago".
 _UNSET_YEAR = 1
