@@ -205,6 +205,7 @@ def render_markdown(
         if live.scheduler is None
         else str(sum(live.scheduler.executing(email) for email in outputs.accounts))
     )
+    running_now = running if live.scheduler is None else _plural(int(running), "job")
     lines += _attention(outputs, live, now, warn_days, min_credits)
     lines += [
         "| Account | PixVerse user | Session expires | maxJobs | Plan | Plan ends "
@@ -216,6 +217,6 @@ def render_markdown(
         "",
         f"**Capacity the plans allow:** {capacity} of {total} maxJobs at once (per account "
         "min(maxJobs, the plan's gen_simultaneously); an account whose plan is unknown counts "
-        f"its maxJobs). **Running now:** {running}.",
+        f"its maxJobs). **Running now:** {running_now}.",
     ]
     return "\n".join(lines) + "\n"
