@@ -12,11 +12,13 @@ from typing import Any
 
 import pytest
 
+from provider import drift
 from provider.host.useapi.client import Account, Jwt, Plan
 from provider.program.inventory import DesiredAccount
 from provider.tools.drift_findings import find_drift
 from tests.support.cli_support import ACCOUNTS, LONG_AGO, CliProject
 from tests.support.helpers import PASSWORD_SENTINEL
+from tests.support.tool_project import STACK, tool_project
 from useapi_emulator import Fault, UseapiEmulator, Variants
 
 
@@ -224,33 +226,32 @@ def test_over_the_plan_is_drift_one_line_naming_both_numbers_and_the_plan(
     assert_read_only(applied, emulator, state)
 
 
-@pytest.mark.timeout(90)
 def test_credit_and_plan_warnings_and_unread_plans_never_fail_the_drift_check(
-    applied: CliProject, emulator: UseapiEmulator
+    tmp_path: Path,
+    emulator: UseapiEmulator,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
+    """The tool alone (the engine's preview has nothing to say about plans)."""
+    project = tool_project(
+        tmp_path / "project", emulator, ACCOUNTS, **{"pixverse-accounts:minCredits": 500}
+    )
+    monkeypatch.setenv("USEAPI_TOKEN", emulator.token)
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
     soon = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(days=2)
     emulator.set_plan("ops@example.com", credit_monthly=100, credit_daily=5, credit_package=20)
     emulator.set_plan("batch@example.com", expired_date=soon.isoformat().replace("+00:00", "Z"))
     # Smaller than its maxJobs, but the answer leaves the field out: not called over the plan.
     emulator.set_plan("render@example.com", gen_simultaneously=1)
     emulator.variants = Variants(omit=frozenset({"features.gen_simultaneously"}))
-    applied.set_config({"pixverse-accounts:minCredits": 500})
-    outputs = applied.run("stack", "output", "--json").stdout
+    check = ["--stack", STACK, "--cwd", str(project)]
 
-    named = applied.tool(
-        "provider.drift",
-        "--stack",
-        applied.stack,
-        "--outputs",
-        "-",
-        stdin=outputs,
-        GITHUB_ACTIONS="true",
-    )
+    assert drift.main(check) == 0
+    named = capsys.readouterr()
 
-    assert named.returncode == 0, named.stdout + named.stderr
-    assert drift_lines(named.stdout) == []
-    warnings = [line for line in named.stdout.splitlines() if line.startswith("warning: ")]
-    assert len(warnings) == 2, named.stdout  # one per account, sorted by email
+    assert drift_lines(named.out) == []
+    warnings = [line for line in named.out.splitlines() if line.startswith("warning: ")]
+    assert len(warnings) == 2, named.out  # one per account, sorted by email
     assert warnings[0].startswith(
         f"warning: batch@example.com: plan 'Premium - Monthly' expires at "
         f"{soon.strftime('%Y-%m-%d %H:%M:%S UTC')} (in "
@@ -260,26 +261,28 @@ def test_credit_and_plan_warnings_and_unread_plans_never_fail_the_drift_check(
         "warning: ops@example.com: 125 credits left, below pixverse-accounts:minCredits=500 "
         "(monthly 100 + daily 5 + package 20); buy credits or move jobs off this account"
     )
-    assert "::warning title=PixVerse fleet drift::ops@example.com: 125 credits left" in (
-        named.stdout
-    )
-    assert "no drift: the 3 account(s) of Pulumi.clitest.yaml match useapi.net" in named.stdout
+    assert "::warning title=PixVerse fleet drift::ops@example.com: 125 credits left" in named.out
+    assert "no drift: the 3 account(s) of Pulumi.prod.yaml match useapi.net" in named.out
+    # One list, one plan read per account: reads only.
+    assert [(r.method, r.path) for r in emulator.calls()] == [
+        ("GET", "/v2/pixverse/accounts"),
+        *[("GET", FEATURES_PATH)] * 3,
+    ]
 
     # A plan that cannot be read is said, and not taken for a healthy one: still no failure.
     emulator.inject("GET", Fault(status=400), path=FEATURES_PATH)
-    unread = applied.tool(
-        "provider.drift", "--stack", applied.stack, "--outputs", "-", stdin=outputs
-    )
-    assert unread.returncode == 0, unread.stdout + unread.stderr
-    assert "plan not read, so not checked: useapi.net GET" in unread.stdout
-    assert "failed with HTTP 400" in unread.stdout
+    assert drift.main(check) == 0
+    unread = capsys.readouterr().out
+    assert "plan not read, so not checked: useapi.net GET" in unread
+    assert "failed with HTTP 400" in unread
 
     # A minCredits that is not a whole number of credits fails the check, naming the key.
-    applied.set_config({"pixverse-accounts:minCredits": "lots"})
-    bad = applied.tool("provider.drift", "--stack", applied.stack)
-    assert bad.returncode == 1
-    assert "`pixverse-accounts:minCredits` must be a whole number of credits >= 0" in bad.stderr
-    for text in (named.stdout, named.stderr, unread.stdout, bad.stderr):
+    stack_file = project / "stacks" / f"Pulumi.{STACK}.yaml"
+    stack_file.write_text(stack_file.read_text().replace(": 500", ": lots"))
+    assert drift.main(check) == 1
+    bad = capsys.readouterr().err
+    assert "`pixverse-accounts:minCredits` must be a whole number of credits >= 0" in bad
+    for text in (named.out, named.err, unread, bad):
         assert PASSWORD_SENTINEL not in text and emulator.token not in text
         assert "stripe" not in text  # the plan answer's payment links are never shown
 

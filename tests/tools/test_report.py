@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 
 from provider import report
 from provider.host.useapi.plans import Plan
@@ -21,7 +20,8 @@ from provider.host.useapi.scheduler import AccountLoad, Scheduler
 from provider.tools.fleet_report import render_markdown
 from provider.tools.live_fleet import LiveCapacity
 from provider.tools.stack_outputs import StackOutputs, parse_outputs
-from tests.support.helpers import PASSWORD_SENTINEL, PROJECT_ROOT
+from tests.support.helpers import PROJECT_ROOT
+from tests.support.tool_project import STACK, tool_project
 from useapi_emulator import UseapiEmulator
 
 NOW = datetime(2026, 11, 27, 8, 0, tzinfo=timezone.utc)
@@ -238,28 +238,13 @@ def test_a_plan_known_only_by_its_days_left_still_shows_when_it_ends() -> None:
 
 @pytest.fixture
 def live_project(tmp_path: Path, emulator: UseapiEmulator) -> Path:
-    """A project directory with a stack file pointing at the emulator, and the three accounts
-    the outputs name configured there."""
-    (tmp_path / "stacks").mkdir()
-    (tmp_path / "Pulumi.yaml").write_text((PROJECT_ROOT / "Pulumi.yaml").read_text())
-    (tmp_path / "stacks" / "Pulumi.prod.yaml").write_text(
-        "config:\n"
-        f"  useapi:baseUrl: {emulator.base_url}\n"
-        "  useapi:timeout: '2'\n"
-        "  useapi:maxRetries: '1'\n"
-        "  pixverse-accounts:minCredits: 13000\n"
-        "  pixverse-accounts:jwtWarnDays: 3\n"
-    )
-    for email, row in LIVE_ACCOUNTS.items():
-        requests.post(
-            f"{emulator.base_url}/pixverse/accounts/{email}",
-            json={"email": email, "password": PASSWORD_SENTINEL, "maxJobs": row["maxJobs"]},
-            headers={"Authorization": f"Bearer {emulator.token}"},
-            timeout=5,
-        ).raise_for_status()
-    (tmp_path / "outputs.json").write_text(json.dumps(LIVE_FLEET))
-    emulator.reset_calls()
-    return tmp_path
+    """A project whose stack file points at the emulator, the accounts the outputs name
+    configured there, and the outputs as `pulumi stack output --json` would print them."""
+    accounts = {email: row["maxJobs"] for email, row in LIVE_ACCOUNTS.items()}
+    settings = {"pixverse-accounts:minCredits": 13000, "pixverse-accounts:jwtWarnDays": 3}
+    project = tool_project(tmp_path / "project", emulator, accounts, **settings)
+    (project / "outputs.json").write_text(json.dumps(LIVE_FLEET))
+    return project
 
 
 def test_report_with_a_stack_reads_each_plan_and_the_jobs_once_and_only_reads(
@@ -271,7 +256,7 @@ def test_report_with_a_stack_reads_each_plan_and_the_jobs_once_and_only_reads(
     monkeypatch.setenv("USEAPI_TOKEN", emulator.token)
     emulator.set_plan("render@example.com", plan_name="Pro Plan", gen_simultaneously=3)
     emulator.start_jobs("ops@example.com", 2, seconds=60)
-    args = [str(live_project / "outputs.json"), "--stack", "prod", "--cwd", str(live_project)]
+    args = [str(live_project / "outputs.json"), "--stack", STACK, "--cwd", str(live_project)]
 
     assert report.main(args) == 0
 
@@ -299,7 +284,7 @@ def test_report_with_a_stack_still_prints_when_useapi_net_fails_and_says_why(
 ) -> None:
     monkeypatch.setenv("USEAPI_TOKEN", emulator.token)
     emulator.fail_next("GET", 500, times=8)  # every read, retries included
-    args = [str(live_project / "outputs.json"), "--stack", "prod", "--cwd", str(live_project)]
+    args = [str(live_project / "outputs.json"), "--stack", STACK, "--cwd", str(live_project)]
 
     assert report.main(args) == 0
 
@@ -317,7 +302,7 @@ def test_report_with_a_stack_it_cannot_use_fails_before_any_call(
 ) -> None:
     outputs = str(live_project / "outputs.json")
     monkeypatch.delenv("USEAPI_TOKEN", raising=False)
-    assert report.main([outputs, "--stack", "prod", "--cwd", str(live_project)]) == 1
+    assert report.main([outputs, "--stack", STACK, "--cwd", str(live_project)]) == 1
     assert "USEAPI_TOKEN" in capsys.readouterr().err
     assert report.main([outputs, "--stack", "staging", "--cwd", str(live_project)]) == 1
     assert "Pulumi.staging.yaml does not exist" in capsys.readouterr().err
