@@ -34,6 +34,7 @@ from provider.program.inventory import (
     pair_secrets,
     parse_accounts,
     parse_fail_on_expired,
+    parse_min_credits,
     parse_warn_days,
 )
 from provider.program.sessions import (
@@ -117,6 +118,9 @@ def main() -> None:
         accounts = parse_accounts(config.require_object("accounts"))
         warn_days = parse_warn_days(config.get("jwtWarnDays"))
         fail_on_expired = parse_fail_on_expired(config.get("failOnExpiredSession"))
+        # Used by the drift check and the fleet report, which read the plans (the program makes
+        # no HTTP call); checked here too, so a bad value fails preview, naming the key.
+        parse_min_credits(config.get("minCredits"))
     except InventoryError as exc:
         raise _fail(exc) from None
 

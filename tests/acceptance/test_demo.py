@@ -97,7 +97,11 @@ def test_make_up_twice_from_a_fresh_clone_then_drift_then_destroy(
     report = up.stdout[up.stdout.index("### PixVerse fleet") :]
     assert up.stdout.index("Outputs:") < up.stdout.index("### PixVerse fleet")
     assert "| render@example.com | render | " in report
-    assert report.rstrip().endswith("| **Fleet total** | 3 accounts | | **10** |")
+    # The live report: each account's plan, credits and running jobs, read from the emulator.
+    assert "| 5 | Premium - Monthly | " in report and "| 8 | 12450 | 0 |" in report
+    assert "| **Fleet total** | 3 accounts | | **10** | | | | **37350** | **0** |" in report
+    assert "**Capacity the plans allow:** 10 of 10 maxJobs at once" in report
+    assert "Needs attention" not in report and "Not read live" not in report
     # The demo used its own file backend, not the one the caller exported.
     assert (clone / ".pulumi-state" / ".pulumi" / "stacks" / "pixverse-accounts").is_dir()
 

@@ -30,6 +30,8 @@ OPS, RENDER, BATCH = "ops@example.com", "render@example.com", "batch@example.com
 FLEET = 12
 FLEET_EMAILS = {f"fleet{i:02d}@example.com": 1 + i % 8 for i in range(FLEET)}
 LIST_PATH = "/v2/pixverse/accounts"
+# A delete first asks which jobs are running (and waits for them): this call, then the DELETE.
+SCHEDULER = ("GET", "/v2/pixverse/scheduler/available")
 
 
 @pytest.fixture
@@ -41,7 +43,10 @@ def project(tmp_path: Path, emulator: UseapiEmulator) -> Iterator[CliProject]:
 
 
 def requests_made(emulator: UseapiEmulator) -> list[tuple[str, str | None]]:
-    return [(r.method, r.email) for r in emulator.calls()]
+    """(method, email) of each account call, (method, path) of any other."""
+    return [
+        (r.method, r.email if r.path.startswith(LIST_PATH) else r.path) for r in emulator.calls()
+    ]
 
 
 @pytest.mark.timeout(240)
@@ -71,7 +76,9 @@ def test_a_fleet_no_op_makes_no_call_and_a_refresh_at_most_two(
     emulator.reset_calls()
     gone = project.destroy()
     assert gone.summary()["deleted"] == sorted(FLEET_EMAILS)
-    assert sorted(requests_made(emulator)) == sorted(("DELETE", e) for e in FLEET_EMAILS)
+    assert sorted(requests_made(emulator)) == sorted(
+        [*(("DELETE", e) for e in FLEET_EMAILS), *[SCHEDULER] * FLEET]
+    )
     assert emulator.accounts == {}
     assert project.state_accounts() == []
 
@@ -133,7 +140,7 @@ def test_inventory_edits_update_rename_remove_each_as_previewed(
     moved = project.up()
     assert moved.summary()["created"] == [renamed]
     assert moved.summary()["deleted"] == [RENDER]
-    assert requests_made(emulator) == [("POST", renamed), ("DELETE", RENDER)]
+    assert requests_made(emulator) == [("POST", renamed), SCHEDULER, ("DELETE", RENDER)]
 
     # An account removed from the inventory is deleted, and only it.
     project.set_accounts({OPS: 8, renamed: 5})
@@ -141,7 +148,7 @@ def test_inventory_edits_update_rename_remove_each_as_previewed(
     emulator.reset_calls()
     removed = project.up()
     assert removed.summary()["deleted"] == [BATCH]
-    assert requests_made(emulator) == [("DELETE", BATCH)]
+    assert requests_made(emulator) == [SCHEDULER, ("DELETE", BATCH)]
     assert sorted(emulator.accounts) == sorted([OPS, renamed])
     assert project.state_accounts() == sorted([OPS, renamed])
     assert project.outputs()["totalMaxJobs"] == 13
@@ -314,7 +321,7 @@ def test_an_email_change_on_one_resource_deletes_the_old_account_before_creating
         assert emulator.calls() == []
         replaced = cli.up()
         assert replaced.summary()["replaced"] == ["the-account"]
-        assert requests_made(emulator) == [("DELETE", OPS), ("POST", RENDER)]
+        assert requests_made(emulator) == [SCHEDULER, ("DELETE", OPS), ("POST", RENDER)]
         assert sorted(emulator.accounts) == [RENDER]
     finally:
         cli.cleanup()

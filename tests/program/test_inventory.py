@@ -19,6 +19,7 @@ from provider.program.inventory import (
     pair_secrets,
     parse_accounts,
     parse_fail_on_expired,
+    parse_min_credits,
     parse_warn_days,
 )
 from provider.program.sessions import account_summary, expires_at, session_warning
@@ -367,6 +368,25 @@ def test_warn_days(raw: Any, days: float) -> None:
 def test_bad_warn_days_are_rejected(raw: Any) -> None:
     with pytest.raises(InventoryError, match="jwtWarnDays"):
         parse_warn_days(raw)
+
+
+# -- minCredits -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "credits"), [(None, None), ("", None), ("500", 500), (0, 0), ("250.0", 250), (12, 12)]
+)
+def test_min_credits(raw: Any, credits: int | None) -> None:
+    assert parse_min_credits(raw) == credits
+
+
+@pytest.mark.parametrize("raw", ["-1", "1.5", "lots", "nan", "inf", True, [500]])
+def test_bad_min_credits_are_rejected_naming_the_key(raw: Any) -> None:
+    with pytest.raises(InventoryError) as caught:
+        parse_min_credits(raw)
+    assert caught.value.problems == [
+        f"`pixverse-accounts:minCredits` must be a whole number of credits >= 0, got {raw!r}"
+    ]
 
 
 # -- the session report ----------------------------------------------------------------------
