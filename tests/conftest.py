@@ -69,9 +69,13 @@ def start_host() -> Iterator[HostFactory]:
     hosts: list[ProviderHost] = []
 
     def start(
-        config: dict[str, str] | None = None, env: dict[str, str] | None = None
+        config: dict[str, str] | None = None,
+        env: dict[str, str] | None = None,
+        engine_address: str | None = None,
     ) -> ProviderHost:
-        host = ProviderHost(PROJECT_ROOT, env=clean_env() if env is None else env)
+        host = ProviderHost(
+            PROJECT_ROOT, env=clean_env() if env is None else env, engine_address=engine_address
+        )
         hosts.append(host)
         host.start()
         if config is not None:
