@@ -272,6 +272,10 @@ class UseapiEmulator:
         # (method, status) of every answer sent, injected faults included, in order; a request
         # hung up on without a status line is recorded as None.
         self.answers: list[tuple[str, int | None]] = []
+        # The method of every request as it arrived, before any delay or fault. One counted here
+        # and not yet in `requests` is in flight: how a test times a kill between a client
+        # sending a call and the change being made.
+        self.arrivals: list[str] = []
         self._lock = threading.RLock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -327,6 +331,12 @@ class UseapiEmulator:
         with self._lock:
             self.requests.clear()
             self.answers.clear()
+            self.arrivals.clear()
+
+    def arrived(self, method: str | None = None) -> int:
+        """Requests that reached the emulator so far, answered or not."""
+        with self._lock:
+            return sum(1 for m in self.arrivals if method is None or m == method)
 
     def statuses(self, method: str | None = None) -> list[int | None]:
         """What the server answered, in order: each status (None: hung up without one)."""
@@ -636,6 +646,8 @@ def _make_handler(emulator: UseapiEmulator) -> type[BaseHTTPRequestHandler]:
         def _dispatch(self) -> None:
             self._status_sent = False
             method = self.command
+            with emulator._lock:
+                emulator.arrivals.append(method)
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(min(length, MAX_BODY_BYTES)) if length else b""
             # A request through a forward proxy names the absolute URL: keep only its path.
