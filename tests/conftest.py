@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -91,3 +92,14 @@ def start_host() -> Iterator[HostFactory]:
 def provider_host(emulator: UseapiEmulator, start_host: HostFactory) -> ProviderHost:
     """A host configured for the emulator, as `pulumi up` would start it."""
     return start_host(stack_config(emulator))
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """How many tries each interrupted-deploy test ran (tests/acceptance/
+    test_interrupted_deploys.py loops its kill points for as long as its budget lasts)."""
+    module = sys.modules.get("tests.support.interrupt_support")
+    lines = module.summary_lines() if module is not None else []
+    if lines:
+        terminalreporter.write_sep("-", "interrupted deploys")
+        for line in lines:
+            terminalreporter.write_line(line)

@@ -43,7 +43,7 @@ from typing import Any
 HOST_MAIN = "pulumi.dynamic.__main__"
 HEALTH_CHECK = "/grpc.health.v1.Health/Check"
 PROBE_INTERVAL = 0.5  # seconds between probes
-PROBE_TIMEOUT = 2.0  # a probe that gets no answer in time means "busy", never "gone"
+PROBE_TIMEOUT = 1.0  # a probe that gets no answer in time means "busy", never "gone"
 GONE_AFTER = 1.0  # seconds of nothing but refusals before the host ends
 EXIT_STATUS = 70  # EX_SOFTWARE: not a signal, not a provider failure
 
