@@ -52,6 +52,12 @@ def main(argv: list[str] | None = None) -> int:
         help="the run holding the lock is gone (you checked): break a lock from another host "
         "however young, or Pulumi Cloud's; never one held by a pulumi running on this host",
     )
+    parser.add_argument(
+        "--no-plan",
+        action="store_true",
+        help="skip the closing `pulumi preview` (the exact next step per account); a pipeline "
+        "that runs `pulumi up` next sees that plan there",
+    )
     parser.add_argument("--cwd", default=".", help="the project directory (with Pulumi.yaml)")
     args = parser.parse_args(argv)
     project_dir = Path(args.cwd)
@@ -64,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
             environ=os.environ,
             max_run=timedelta(minutes=args.max_run_minutes),
             force=args.force,
+            plan=not args.no_plan,
         )
         return recovery.run(stack_file)
     except (StackFileError, SettingsError, RecoveryError, PulumiCliError) as exc:

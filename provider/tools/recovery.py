@@ -134,10 +134,15 @@ def account_lines(
     inventory: Mapping[str, int | None],
     live: Mapping[str, Account] | None,
     stack: str,
+    plan: Mapping[str, str] | None = None,
 ) -> list[str]:
-    """One line per account: found; done; useapi.net; what the next `pulumi up` does."""
+    """One line per account: found; done; useapi.net; what the next `pulumi up` does.
+
+    `plan` (email → the engine's step, from `pulumi preview`) makes the last part exact; without
+    it, it is worked out from the inventory and state, which cannot compare passwords (secrets).
+    """
     emails = set(before.accounts) | set(before.pending) | before.replaced | set(after.accounts)
-    emails |= set(inventory) | set(live or {})
+    emails |= set(inventory) | set(live or {}) | set(plan or {})
     lines = []
     for email in sorted(emails):
         found, done = [], []
@@ -163,40 +168,71 @@ def account_lines(
         else:
             seen = f"useapi.net has it (maxJobs {account.max_jobs})"
         parts = [", ".join(found), *([", ".join(done)] if done else []), seen]
-        nxt = _next_step(email, after, inventory, live, stack)
+        if plan is not None and email in plan:
+            nxt = _planned_step(email, plan[email], after, inventory, account)
+        else:
+            nxt = _next_step(email, before, after, inventory, account, stack)
         lines.append(f"{email}: {'; '.join(parts)}; next: {nxt}")
     return lines
 
 
-def _next_step(
+def _adopts(account: Account | None, want: int | None) -> str:
+    if account is None:
+        return ""
+    change = ""
+    if account.max_jobs is not None and want is not None and account.max_jobs != want:
+        change = f", setting maxJobs {account.max_jobs}→{want}"
+    return (
+        " with one POST, which adopts the account already there (POST is an upsert: no "
+        f"duplicate){change}"
+    )
+
+
+def _planned_step(
     email: str,
+    op: str,
     after: StackState,
     inventory: Mapping[str, int | None],
-    live: Mapping[str, Account] | None,
+    account: Account | None,
+) -> str:
+    """The engine's own plan for the account, in words."""
+    want, have = inventory.get(email), after.accounts.get(email)
+    if op == "create":
+        return f"`pulumi up` creates it{_adopts(account, want)}"
+    if op == "update":
+        if want is not None and have is not None and want != have:
+            return f"`pulumi up` updates it (maxJobs {have}→{want})"
+        return "`pulumi up` updates it (its password or token: the engine compares the secrets)"
+    if op == "delete":
+        return "`pulumi up` deletes it"
+    if op in ("replace", "create-replacement", "delete-replaced"):
+        return "`pulumi up` replaces it (delete, then create)"
+    if op == "same":
+        return "nothing"
+    return f"`pulumi up`: {op}"
+
+
+def _next_step(
+    email: str,
+    before: StackState,
+    after: StackState,
+    inventory: Mapping[str, int | None],
+    account: Account | None,
     stack: str,
 ) -> str:
+    """The next `up`, from the inventory and state only (no preview was run)."""
     declared = email in inventory
-    account = live.get(email) if live is not None else None
     if email in after.replaced:
         return "nothing for this email: `pulumi up` finishes the replacement (its new email)"
     if declared and email not in after.accounts:
-        want = inventory[email]
-        if account is not None:
-            change = (
-                f", setting maxJobs {account.max_jobs}→{want}"
-                if account.max_jobs is not None and want is not None and account.max_jobs != want
-                else ""
-            )
-            return (
-                "`pulumi up` creates it with one POST, which adopts the account already there "
-                f"(POST is an upsert: no duplicate){change}"
-            )
-        return "`pulumi up` creates it"
+        return f"`pulumi up` creates it{_adopts(account, inventory[email])}"
     if declared:
         want, have = inventory[email], after.accounts[email]
         if want is not None and have is not None and want != have:
             return f"`pulumi up` sets maxJobs {have}→{want}"
-        return "nothing (in step with the inventory)"
+        if "update" in before.pending.get(email, []):
+            return "`pulumi up` repeats the cut-off update if it is still needed"
+        return "nothing for maxJobs (a changed password shows in `pulumi preview`)"
     if email in after.accounts:
         return "`pulumi up` deletes it (no longer in the inventory)"
     if account is not None:
@@ -205,6 +241,19 @@ def _next_step(
             f"declare it (`make adopt STACK={stack}`) or delete it on useapi.net"
         )
     return "nothing (gone everywhere)"
+
+
+def parse_plan(data: Mapping[str, Any]) -> dict[str, str]:
+    """email → the step `pulumi preview --json` plans for it."""
+    plan: dict[str, str] = {}
+    for step in data.get("steps") or []:
+        if str(step.get("urn", "")).split("::")[2:3] != [ACCOUNT_TYPE]:
+            continue
+        state = step.get("newState") or step.get("oldState") or {}
+        email = (state.get("inputs") or {}).get("email")
+        name = email if isinstance(email, str) else str(step["urn"]).rsplit("::", 1)[-1]
+        plan[name] = str(step.get("op"))
+    return plan
 
 
 @dataclass
@@ -217,6 +266,7 @@ class Recovery:
     environ: Mapping[str, str]
     max_run: timedelta = DEFAULT_MAX_RUN
     force: bool = False
+    plan: bool = True  # end with `pulumi preview`: the exact next step per account
     now: Callable[[], datetime] = field(default=lambda: datetime.now(timezone.utc))
     out: Callable[[str], None] = print
     hostname: str = field(default_factory=socket.gethostname)
@@ -260,8 +310,9 @@ class Recovery:
             f"({len(before.accounts) - len(after.accounts)} gone there, so dropped from state)."
         )
         live = self._live_accounts(stack_file)
+        plan = self._plan() if self.plan else None
         self.out("Accounts:")
-        for line in account_lines(before, after, inventory, live, self.stack):
+        for line in account_lines(before, after, inventory, live, self.stack, plan):
             self.out(f"  {line}")
         if after.pending_count:
             self.out(f"error: {after.pending_count} pending operation(s) are still in state.")
@@ -285,6 +336,21 @@ class Recovery:
         return self._cli(
             "refresh", "--clear-pending-creates", "--yes", "--skip-preview", "--stack", self.stack
         )
+
+    def _plan(self) -> dict[str, str] | None:
+        """What the next `up` does per account, from the engine's own preview (which takes no
+        lock and calls useapi.net for nothing)."""
+        preview = self._cli("preview", "--json", "--stack", self.stack)
+        if preview.ok:
+            try:
+                return parse_plan(json.loads(preview.stdout))
+            except ValueError:
+                pass
+        self.out(
+            "note: `pulumi preview` did not give a plan, so the next steps below are worked out "
+            f"from the inventory and state:\n{preview.tail(5)}"
+        )
+        return None
 
     def _cli(self, *args: str) -> CliRun:
         run = self.cli.run(*args)

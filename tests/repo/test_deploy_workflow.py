@@ -162,6 +162,7 @@ def test_every_deploy_recovers_a_cut_off_run_before_up(workflow: dict[str, Any])
     run = " ".join(str(step["run"]).split())
     # `exec`: the runner's SIGINT on cancel reaches Python, which hands it to the CLI.
     assert run.startswith('exec venv/bin/python -m provider.recover --stack "$PULUMI_STACK"')
+    assert "--no-plan" in run, "up prints the plan right after: no preview of its own"
     assert "if" not in step and "continue-on-error" not in step, "a live lock must fail the job"
     env = step["env"]
     assert env["PULUMI_BACKEND_URL"] == steps[up]["with"]["cloud-url"], "the same backend as up"

@@ -159,15 +159,16 @@ class DeployLab:
         else:
             raise ValueError(point)
 
-    def recover(self) -> tuple[int, str]:
+    def recover(self, plan: bool = False) -> tuple[int, str]:
         """The documented recovery (`make recover`'s code), in this process: exit status and
-        everything it printed."""
+        everything it printed. Without its closing preview unless `plan` (a second saved)."""
         lines: list[str] = []
         recovery = Recovery(
             project_dir=self.cli.root,
             stack=self.cli.stack,
             cli=PulumiCli(self.cli.root, self.cli.env, executable=self.cli.pulumi),
             environ=self.cli.env,
+            plan=plan,
             out=lines.append,
         )
         code = recovery.run(StackFile.load(self.cli.stack_file))

@@ -25,6 +25,7 @@ from provider.tools.recovery import (
     StackState,
     account_lines,
     parse_export,
+    parse_plan,
 )
 from provider.tools.stack_locks import LockFailure, StackLock
 
@@ -211,3 +212,48 @@ def test_in_a_pipeline_the_refusal_is_an_error_annotation() -> None:
     )
     assert not rec._break_stale_locks(LockFailure([s3_lock(3)]))
     assert any(line.startswith("::error title=Stack prod is locked::") for line in out)
+
+
+def test_with_the_engines_plan_the_next_step_is_the_engines() -> None:
+    """A password changed in the stack file is invisible to the recovery (secrets), not to the
+    engine: with `pulumi preview --json`'s steps the line says `update`, not "nothing"."""
+
+    def step(op: str, email: str) -> dict[str, Any]:
+        state = {"inputs": {"email": email}}
+        return {"op": op, "urn": f"{URN}{ACCOUNT_TYPE}::{email}", "newState": state}
+
+    preview = {
+        "steps": [
+            {"op": "same", "urn": f"{URN}pulumi:pulumi:Stack::pixverse-accounts-prod"},
+            step("update", "pw@example.com"),
+            step("same", "same@example.com"),
+            step("create", "new@example.com"),
+            {"op": "delete", "urn": f"{URN}{ACCOUNT_TYPE}::old@example.com", "oldState": {}},
+        ]
+    }
+    plan = parse_plan(preview)
+    assert plan == {
+        "pw@example.com": "update",
+        "same@example.com": "same",
+        "new@example.com": "create",
+        "old@example.com": "delete",
+    }
+    state = StackState(
+        accounts={"pw@example.com": 3, "same@example.com": 3, "old@example.com": 1},
+        pending={"pw@example.com": ["update"]},
+    )
+    inventory = {"pw@example.com": 3, "same@example.com": 3, "new@example.com": 2}
+    guessed = dict(
+        line.split(": ", 1) for line in account_lines(state, state, inventory, {}, "prod")
+    )
+    assert guessed["pw@example.com"].endswith("repeats the cut-off update if it is still needed")
+    assert "a changed password shows in `pulumi preview`" in guessed["same@example.com"]
+    exact = dict(
+        line.split(": ", 1) for line in account_lines(state, state, inventory, {}, "prod", plan)
+    )
+    assert exact["pw@example.com"].endswith(
+        "`pulumi up` updates it (its password or token: the engine compares the secrets)"
+    )
+    assert exact["same@example.com"].endswith("next: nothing")
+    assert exact["new@example.com"].endswith("next: `pulumi up` creates it")
+    assert exact["old@example.com"].endswith("next: `pulumi up` deletes it")
