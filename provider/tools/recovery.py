@@ -206,7 +206,7 @@ def _planned_step(
     if op == "delete":
         return "`pulumi up` deletes it"
     if op in ("replace", "create-replacement", "delete-replaced"):
-        return "`pulumi up` replaces it (delete, then create)"
+        return "`pulumi up` replaces it (the old email's account is deleted first if still there)"
     if op == "same":
         return "nothing"
     return f"`pulumi up`: {op}"

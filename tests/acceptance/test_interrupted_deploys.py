@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -261,14 +262,17 @@ def test_a_rename_cut_between_its_delete_and_its_create_recovers(rename_lab: Dep
         lab.emulator.delay_next("POST", 1.5)  # the create's POST lands after the kill
         run = lab.start_up()
         wait_until(lambda: lab.emulator.calls("DELETE") != [], 60, "the old account's DELETE")
-        time.sleep(0.3 * (n % 3) / 2)
+        time.sleep(random.uniform(0, 0.4))  # noqa: S311 - before the create is sent, or after
         assert lab.applied_posts() == 0
         os.kill(run.pid, signal.SIGKILL)
+        in_flight = lab.emulator.arrived("POST") > 0
+        print(f"try {n}: killed with the create {'in flight' if in_flight else 'not sent yet'}")
         run.process.wait(timeout=60)
         hosts_gone(lab, within=HOST_GONE_WITHIN)
         lab.sweep()
         code, text = lab.recover()
         assert code == 0, text
+        assert "deleted by a replacement that was cut off before its create" in text
         lab.cli.up()
         lab.assert_converged(fleet)
         print(text)
