@@ -61,7 +61,8 @@ class PulumiCli:
     ) -> None:
         self.cwd = cwd
         self.env = dict(environ)
-        # Never a prompt: a tool that waits for an answer nobody gives is a hung pipeline.
+        # No network call of the CLI's own before the work; `--non-interactive` on every run
+        # (below): a tool waiting for an answer nobody gives is a hung pipeline.
         self.env.setdefault("PULUMI_SKIP_UPDATE_CHECK", "true")
         self.executable = executable
         self.timeout = timeout

@@ -20,8 +20,9 @@ selects:
    `pulumi cancel` elsewhere) and step 2 run again; a lock that may be alive stops the repair
    with nothing changed, saying who holds it and the exact command for a person who knows
    that run is gone.
-4. `pulumi stack export` again, and one `GET /accounts`: per account, what was found, what was
-   done, and what the next `pulumi up` will do.
+4. `pulumi stack export` again, one `GET /accounts` and (unless `plan` is off) `pulumi preview`,
+   which takes no lock: per account, what was found, what was done, what useapi.net has and
+   what the next `pulumi up` will do.
 
 Why dropping a pending create is safe: the create was cut off, so state cannot know whether
 its POST reached useapi.net. POST is an upsert keyed by the email: if it landed, the next `up`

@@ -29,7 +29,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.cli_support import PULUMI, SKIP_REASON, CliProject
-from tests.support.helpers import TOKEN_SENTINEL
+from tests.support.helpers import PASSWORD_SENTINEL, TOKEN_SENTINEL
 from tests.support.interrupt_support import (
     FLEET_SIZE,
     LATENCY,
@@ -118,6 +118,7 @@ def test_sigkill_of_the_cli_then_make_recover_and_one_up_converge(lab: DeployLab
         if lab.lock_files() == [] and "stale" in text:
             assert "Removed 1 stale lock file(s)." in text
         assert "MAY BE ALIVE" not in text
+        assert PASSWORD_SENTINEL not in text and TOKEN_SENTINEL not in text
         for name in pending:
             assert f"{name}: pending create (cut off); dropped the pending create" in text
         assert lab.pending() == []
