@@ -129,6 +129,8 @@ class Fault:
     - `delay`: sleep first (a slow server); combined with anything below.
     - `drop`: hang up before the request is handled (nothing changes on the server).
     - `status` (+ `retry_after`, `body`, `content_type`): answer this instead of handling it.
+    - `answer_after`: handle the request (the change is made), then wait this long before
+      answering: a client cut off meanwhile never learns that its call succeeded.
     - `lose_answer`: handle the request (the change is made), then hang up without answering:
       the case where a client cannot know whether its POST landed.
     - `truncate`: handle it, send the headers and half the body, then hang up.
@@ -142,13 +144,14 @@ class Fault:
     drop: bool = False
     body: bytes | None = None
     content_type: str = "application/json"
+    answer_after: float = 0.0
     lose_answer: bool = False
     truncate: bool = False
     mutate: Callable[[Any], Any] | None = None
 
     @property
     def kind(self) -> str:
-        for name in ("drop", "lose_answer", "truncate"):
+        for name in ("drop", "lose_answer", "truncate", "answer_after"):
             if getattr(self, name):
                 return name
         if self.status is not None:
@@ -685,6 +688,8 @@ def _make_handler(emulator: UseapiEmulator) -> type[BaseHTTPRequestHandler]:
                 payload = answer
             else:
                 payload = b"" if answer is None else json.dumps(answer).encode()
+            if fault and fault.answer_after:
+                time.sleep(fault.answer_after)
             if fault and fault.lose_answer:
                 self._hang_up()
                 return

@@ -19,7 +19,10 @@ selects:
    Only when every lock is stale is it removed (the exact lock files on a file:// backend,
    `pulumi cancel` elsewhere) and step 2 run again; a lock that may be alive stops the repair
    with nothing changed, saying who holds it and the exact command for a person who knows
-   that run is gone.
+   that run is gone. A run that starts between the judgement and the removal keeps its lock on
+   a file backend (only the judged files are deleted); `pulumi cancel` deletes every lock, so on
+   an object store that window is the second the CLI takes to start (the deploy pipeline's
+   concurrency group keeps its own runs out of it).
 4. `pulumi stack export` again, one `GET /accounts` and (unless `plan` is off) `pulumi preview`,
    which takes no lock: per account, what was found, what was done, what useapi.net has and
    what the next `pulumi up` will do.

@@ -40,6 +40,7 @@ from tests.support.interrupt_support import (
     wait_until,
 )
 from useapi_emulator import UseapiEmulator
+from useapi_emulator.server import Fault
 
 pytestmark = [pytest.mark.cli, pytest.mark.skipif(PULUMI is None, reason=SKIP_REASON)]
 
@@ -248,35 +249,48 @@ def rename_lab(tmp_path: Path, emulator: UseapiEmulator) -> Iterator[DeployLab]:
         lab.sweep()
 
 
+RENAME_POINTS = ["delete-applied-answer-pending", "create-in-flight"]
+
+
 @pytest.mark.timeout(150)
 def test_a_rename_cut_between_its_delete_and_its_create_recovers(rename_lab: DeployLab) -> None:
     """Email changed on one resource: the engine deletes the old account, then creates the new
-    one. SIGKILL at a random moment between the two halves."""
+    one. SIGKILL between the two halves: with the DELETE made on useapi.net but its answer not
+    yet back (the engine never learns it succeeded), or with the create's POST in flight."""
     lab = rename_lab
     fleet = make_fleet("rename0", size=1)
     lab.declare(fleet)
     lab.cli.up()
-    for n, _ in enumerate(budgeted("SIGKILL mid-rename", ["between-delete-and-create"], 8)):
+    points = budgeted("SIGKILL mid-rename", RENAME_POINTS, seconds=6, at_least=1)
+    for n, point in enumerate(points):
         fleet = make_fleet(f"rename{n + 1}", size=1)
         lab.declare(fleet)
         lab.emulator.reset_calls()
-        lab.emulator.delay_next("POST", 1.5)  # the create's POST lands after the kill
+        if point == "delete-applied-answer-pending":
+            lab.emulator.inject("DELETE", Fault(answer_after=1.5))
+        else:
+            lab.emulator.delay_next("POST", 1.5)  # the create's POST lands after the kill
         run = lab.start_up()
         wait_until(lambda: lab.emulator.calls("DELETE") != [], 60, "the old account's DELETE")
-        time.sleep(random.uniform(0, 0.4))  # noqa: S311 - before the create is sent, or after
+        if point == "create-in-flight":
+            wait_until(lambda: lab.emulator.arrived("POST") > 0, 60, "the create's POST")
+        time.sleep(random.uniform(0, 0.3))  # noqa: S311 - a kill time, not a secret
         assert lab.applied_posts() == 0
         os.kill(run.pid, signal.SIGKILL)
-        in_flight = lab.emulator.arrived("POST") > 0
-        print(f"try {n}: killed with the create {'in flight' if in_flight else 'not sent yet'}")
         run.process.wait(timeout=60)
         hosts_gone(lab, within=HOST_GONE_WITHIN)
         lab.sweep()
         code, text = lab.recover()
         assert code == 0, text
-        assert "deleted by a replacement that was cut off before its create" in text
+        old = f"rename{n}-0@example.com"
+        if point == "create-in-flight":
+            assert f"{old}: deleted by a replacement that was cut off before its create" in text
+        else:
+            assert f"{old}: pending delete (cut off)" in text
+            assert "gone from useapi.net: dropped from state" in text
         lab.cli.up()
         lab.assert_converged(fleet)
-        print(text)
+        print(f"{point}:\n{text}")
 
 
 def test_recover_needs_a_stack_name() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from typing import Any
 from urllib.parse import quote
 
@@ -10,6 +12,7 @@ import requests
 
 from tests.support.helpers import PASSWORD_SENTINEL, TOKEN_SENTINEL
 from useapi_emulator import UseapiEmulator
+from useapi_emulator.server import Fault
 
 TIMEOUT = 5
 
@@ -158,3 +161,25 @@ def test_every_answer_is_recorded_in_order_injected_faults_included(
     assert len(emulator.calls("POST")) == 1  # only the request the API itself handled
     emulator.reset_calls()
     assert emulator.statuses() == []
+
+
+def test_answer_after_makes_the_change_first_and_answers_later(emulator: UseapiEmulator) -> None:
+    """What a client cut off between a call's effect and its answer leaves: the change made,
+    the answer never read. Arrivals count the call before anything happens."""
+    _post(emulator, "ops@example.com", _body())
+    emulator.inject("DELETE", Fault(answer_after=0.6))
+    url = f"{emulator.base_url}/pixverse/accounts/ops@example.com"
+    answers: list[int] = []
+    call = threading.Thread(
+        target=lambda: answers.append(
+            requests.delete(url, headers=_auth(), timeout=TIMEOUT).status_code
+        )
+    )
+    call.start()
+    deadline = time.monotonic() + 3
+    while "ops@example.com" in emulator.accounts and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert "ops@example.com" not in emulator.accounts and answers == []
+    assert emulator.arrived("DELETE") == 1
+    call.join(timeout=5)
+    assert answers == [204]
