@@ -7,9 +7,12 @@ timed from what the emulator has seen: `before-first-post` (POSTs sent, none app
 `mid-fleet` (the first wave applied), `after-last-post` (every POST applied: the deletes are
 running, or the run is finishing). Then the README's repair for that interruption, one `up`,
 and `DeployLab.assert_converged`: useapi.net and the state hold exactly the fleet with its
-maxJobs and passwords, nothing pending, no lock, `preview --expect-no-changes` passes. Every
-kill point runs at least once, more while the test's time budget lasts
-(PIXVERSE_INTERRUPT_SECONDS=120 for a soak); the counts are printed at the end of the run.
+maxJobs and passwords, nothing pending, no lock, `preview --expect-no-changes` passes.
+
+`make test` keeps to its time budget: each SIGKILL kill point once, one SIGINT and one SIGTERM
+at a kill point picked at random, one rename cut at a random one of its two cuts.
+PIXVERSE_INTERRUPT_SECONDS=N makes each of these tests loop over all its kill points for N
+seconds (a soak). The run's summary says how many tries each ran.
 """
 
 from __future__ import annotations
@@ -100,7 +103,7 @@ def hosts_gone(lab: DeployLab, within: float) -> float:
 def test_sigkill_of_the_cli_then_make_recover_and_one_up_converge(lab: DeployLab) -> None:
     """A runner that vanished: the lock and the started creates stay behind, and without the
     host's watcher the provider host would run on; `make recover` repairs the rest."""
-    for n, point in enumerate(budgeted("SIGKILL of the CLI", KILL_POINTS, seconds=12)):
+    for n, point in enumerate(budgeted("SIGKILL of the CLI", KILL_POINTS, seconds=0)):
         fleet = make_fleet(f"kill{n}")
         run, status = cut_off(lab, f"kill{n}", point, signal.SIGKILL)
         assert status == -signal.SIGKILL
@@ -135,7 +138,7 @@ def test_one_sigint_or_sigterm_leaves_nothing_behind_and_one_up_converges(
 ) -> None:
     """The CLI's graceful cancel: in-flight calls finish, nothing is pending, the lock is
     released and the plugins are closed; the next plain `up` converges."""
-    tries = budgeted(f"{sig.name} of the CLI", KILL_POINTS, seconds=6, at_least=1)
+    tries = budgeted(f"{sig.name} of the CLI", KILL_POINTS, seconds=0, at_least=1)
     for n, point in enumerate(tries):
         fleet = make_fleet(f"{sig.name.lower()}{n}")
         run, status = cut_off(lab, f"{sig.name.lower()}{n}", point, sig)
@@ -261,7 +264,7 @@ def test_a_rename_cut_between_its_delete_and_its_create_recovers(rename_lab: Dep
     fleet = make_fleet("rename0", size=1)
     lab.declare(fleet)
     lab.cli.up()
-    points = budgeted("SIGKILL mid-rename", RENAME_POINTS, seconds=6, at_least=1)
+    points = budgeted("SIGKILL mid-rename", RENAME_POINTS, seconds=0, at_least=1)
     for n, point in enumerate(points):
         fleet = make_fleet(f"rename{n + 1}", size=1)
         lab.declare(fleet)
