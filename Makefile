@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 .PHONY: help venv test lint typecheck unit clean up preview refresh destroy drift engine adopt recover bench cli actionlint
 
 # The real engine, built from Pulumi's Go modules at the version the pulumi SDK is pinned to
-# (requirements.txt; tests/test_pins.py keeps the two, and the deploy workflow's, equal).
+# (requirements.txt; tests/repo/test_pins.py keeps the two, and the deploy workflow's, equal).
 PULUMI_VERSION := 3.260.0
 TOOLS := .tools/bin
 CLI_STAMP := $(TOOLS)/.pulumi-v$(PULUMI_VERSION)

@@ -135,7 +135,8 @@ def after(operation: str, rc: int, pulumi: str, root: Path, env: Mapping[str, st
         report = [sys.executable, "-m", "provider.report", "-"]
         return _run(report, root, env, outputs)
     drift = [sys.executable, "-m", "provider.drift", "--stack", STACK, "--outputs", "-"]
-    return rc or _run(drift, root, env, outputs)
+    named = _run(drift, root, env, outputs)  # also when the preview failed: it says what drifted
+    return rc or named
 
 
 def run(operation: str, root: Path, extra: Sequence[str] = ()) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import sys
 from collections.abc import Callable, Iterator
 
@@ -10,6 +11,7 @@ import pytest
 from harness import ProviderHost
 from provider.host.settings import ProviderSettings
 from provider.host.useapi.client import UseapiClient
+from tests.support.cli_support import PULUMI, SKIP_REASON
 from tests.support.helpers import PROJECT_ROOT, TOKEN_SENTINEL, clean_env
 from useapi_emulator import UseapiEmulator
 
@@ -92,6 +94,18 @@ def start_host() -> Iterator[HostFactory]:
 def provider_host(emulator: UseapiEmulator, start_host: HostFactory) -> ProviderHost:
     """A host configured for the emulator, as `pulumi up` would start it."""
     return start_host(stack_config(emulator))
+
+
+@pytest.fixture(autouse=True)
+def _require_cli(request: pytest.FixtureRequest) -> None:
+    """Tests marked `cli` drive the real pulumi CLI. Where Go exists `make test` builds it
+    first, so a missing CLI there is a failure (run `make cli`), never a silent skip; only a
+    machine with neither Go nor a `pulumi` on PATH skips them, and says so."""
+    if request.node.get_closest_marker("cli") is None or PULUMI is not None:
+        return
+    if shutil.which("go") is not None:
+        pytest.fail("Go is here but the pulumi CLI is not built: run `make cli` (or `make test`)")
+    pytest.skip(SKIP_REASON)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

@@ -18,6 +18,7 @@ from provider.program.inventory import (
     InventoryError,
     pair_secrets,
     parse_accounts,
+    parse_fail_on_expired,
     parse_warn_days,
 )
 from provider.program.sessions import account_summary, expires_at, session_warning
@@ -425,3 +426,18 @@ def test_no_session_or_an_unreadable_expiry_warns() -> None:
 
 def test_expiry_falls_back_to_the_iso_time() -> None:
     assert expires_at({"ExpireTimeUTC": "2026-01-02T00:00:00.000Z"}) == NOW + timedelta(days=1)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [(None, False), ("", False), ("true", True), ("False", False), (True, True)],
+)
+def test_the_setting_reads_true_and_false(raw: object, expected: bool) -> None:
+    assert parse_fail_on_expired(raw) is expected
+
+
+def test_any_other_value_fails_naming_the_key() -> None:
+    with pytest.raises(
+        InventoryError, match=r"failOnExpiredSession` must be true or false, got 'yes'"
+    ):
+        parse_fail_on_expired("yes")

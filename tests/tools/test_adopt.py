@@ -1,11 +1,11 @@
 """`python -m provider.adopt`: accounts made by hand on useapi.net (here: the emulator, over
 HTTP) brought into a commented stack file — read-only towards useapi.net, no password read or
-written — and then applied by the offline engine without a duplicate or a delete."""
+written — and then applied by the real engine without a duplicate or a delete."""
 
 from __future__ import annotations
 
 import difflib
-import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -18,8 +18,8 @@ from provider import adopt
 from provider.host.useapi.client import Account
 from provider.tools.adoption import plan_adoption
 from provider.tools.stack_file import StackFile
+from tests.support.cli_support import PASSWORDS_KEY, CliProject
 from tests.support.helpers import PASSWORD_SENTINEL, PROJECT_ROOT, TOKEN_SENTINEL, clean_env
-from tests.support.stack_support import StackProject
 from useapi_emulator import UseapiEmulator
 
 STACK = "test"
@@ -67,16 +67,26 @@ def configure_by_hand(emulator: UseapiEmulator, accounts: dict[str, int]) -> Non
         assert answer.status_code == 201, answer.text
 
 
+class Project:
+    """A project directory as adopt sees it: `Pulumi.yaml`, `stacks/` and the code."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        (root / "stacks").mkdir(parents=True)
+        shutil.copy(PROJECT_ROOT / "Pulumi.yaml", root / "Pulumi.yaml")
+        (root / "provider").symlink_to(PROJECT_ROOT / "provider")
+
+
 @pytest.fixture
-def project(tmp_path: Path, emulator: UseapiEmulator) -> StackProject:
-    project = StackProject(tmp_path / "project", emulator, stack=STACK)
+def project(tmp_path: Path, emulator: UseapiEmulator) -> Project:
+    project = Project(tmp_path / "project")
     configure_by_hand(emulator, {"ops@example.com": 3, **HAND_MADE})
     emulator.reset_calls()
     return project
 
 
 @pytest.fixture
-def stack_file(project: StackProject, emulator: UseapiEmulator) -> Path:
+def stack_file(project: Project, emulator: UseapiEmulator) -> Path:
     path = project.root / "stacks" / f"Pulumi.{STACK}.yaml"
     path.write_text(STACK_TEXT.format(base_url=emulator.base_url))
     return path
@@ -89,8 +99,9 @@ def env(monkeypatch: pytest.MonkeyPatch, emulator: UseapiEmulator) -> None:
     monkeypatch.setenv("USEAPI_TOKEN", emulator.token)
 
 
-def run_adopt(project: StackProject, *args: str) -> int:
-    return adopt.main(["--stack", STACK, "--cwd", str(project.root), *args])
+def run_adopt(project: Project | CliProject, *args: str) -> int:
+    stack = project.stack if isinstance(project, CliProject) else STACK
+    return adopt.main(["--stack", stack, "--cwd", str(project.root), *args])
 
 
 def assert_only_the_list_was_read(emulator: UseapiEmulator) -> None:
@@ -101,7 +112,7 @@ def assert_only_the_list_was_read(emulator: UseapiEmulator) -> None:
 
 @pytest.mark.timeout(30)
 def test_dry_run_shows_the_entries_and_commands_and_writes_nothing(
-    project: StackProject, stack_file: Path, emulator: UseapiEmulator
+    project: Project, stack_file: Path, emulator: UseapiEmulator
 ) -> None:
     before = stack_file.read_text()
     completed = subprocess.run(
@@ -130,7 +141,7 @@ def test_dry_run_shows_the_entries_and_commands_and_writes_nothing(
 @pytest.mark.timeout(30)
 @pytest.mark.usefixtures("env")
 def test_write_adds_only_the_new_entries_keeping_order_and_comments(
-    project: StackProject,
+    project: Project,
     stack_file: Path,
     emulator: UseapiEmulator,
     capsys: pytest.CaptureFixture[str],
@@ -165,7 +176,7 @@ def test_write_adds_only_the_new_entries_keeping_order_and_comments(
 @pytest.mark.timeout(30)
 @pytest.mark.usefixtures("env")
 def test_a_second_write_finds_nothing_to_adopt(
-    project: StackProject, stack_file: Path, capsys: pytest.CaptureFixture[str]
+    project: Project, stack_file: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert run_adopt(project, "--write") == 0
     written = stack_file.read_text()
@@ -179,7 +190,7 @@ def test_a_second_write_finds_nothing_to_adopt(
 
 @pytest.mark.timeout(30)
 def test_an_encrypted_token_in_the_stack_falls_back_to_the_environment_and_says_so(
-    project: StackProject,
+    project: Project,
     stack_file: Path,
     emulator: UseapiEmulator,
     monkeypatch: pytest.MonkeyPatch,
@@ -211,7 +222,7 @@ def test_an_encrypted_token_in_the_stack_falls_back_to_the_environment_and_says_
 @pytest.mark.timeout(30)
 @pytest.mark.usefixtures("env")
 def test_a_wrong_token_fails_naming_the_setting_and_writes_nothing(
-    project: StackProject,
+    project: Project,
     stack_file: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
@@ -253,43 +264,49 @@ def test_an_account_whose_answer_lacks_max_jobs_is_not_adopted_with_a_guess() ->
     ]
 
 
-@pytest.mark.timeout(120)
+@pytest.mark.cli
+@pytest.mark.timeout(180)
 def test_adopt_then_passwords_then_up_adopts_with_one_post_each_and_deletes_nothing(
     tmp_path: Path, emulator: UseapiEmulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # ops@ is already managed by the stack; two more accounts were configured by hand.
-    project = StackProject(tmp_path / "project", emulator, stack=STACK)
-    passwords = {"ops@example.com": f"{PASSWORD_SENTINEL}-ops@example.com"}
-    project.write({"ops@example.com": {"maxJobs": 3}}, passwords)
-    project.up_ok()
-    configure_by_hand(emulator, HAND_MADE)
-    emulator.reset_calls()
-    monkeypatch.setenv("USEAPI_TOKEN", emulator.token)
+    """The README's three steps through the real engine. ops@ is already managed by the
+    stack; two more accounts were configured by hand."""
+    project = CliProject(tmp_path / "project", emulator)
+    try:
+        project.init()
+        project.seed({"ops@example.com": 3})
+        project.up()
+        configure_by_hand(emulator, HAND_MADE)
+        emulator.reset_calls()
+        monkeypatch.setenv("USEAPI_TOKEN", emulator.token)
 
-    assert run_adopt(project, "--write") == 0
-    assert_only_the_list_was_read(emulator)
-    emulator.reset_calls()
+        assert run_adopt(project, "--write") == 0
+        assert_only_the_list_was_read(emulator)
+        assert project.preview(check=False).returncode != 0, "no passwords yet: preview fails"
+        emulator.reset_calls()
 
-    # `pulumi config set --secret` for each adopted account (offline: secret config).
-    secret = json.loads(project.secret_config_path.read_text())
-    secret["pixverse-accounts:passwords"] = {
-        **passwords,
-        **{email: f"{PASSWORD_SENTINEL}-{email}" for email in HAND_MADE},
-    }
-    project.secret_config_path.write_text(json.dumps(secret))
-    result = project.up_ok()
+        for email in sorted(HAND_MADE):  # the printed `pulumi config set --secret` commands
+            project.set_secret(PASSWORDS_KEY, email, f"{PASSWORD_SENTINEL}-{email}")
+        planned = project.preview()
+        assert planned.preview_summary()["created"] == sorted(HAND_MADE)
+        assert planned.preview_summary()["deleted"] == []
+        result = project.up()
 
-    assert sorted(result.summary["created"]) == sorted(HAND_MADE)
-    assert result.summary["deleted"] == result.summary["replaced"] == []
-    assert sorted((r.method, str(r.email)) for r in emulator.calls()) == sorted(
-        ("POST", email) for email in HAND_MADE
-    )
-    assert {a.email: a.max_jobs for a in emulator.stored()} == {"ops@example.com": 3, **HAND_MADE}
-    assert result.summary["outputs"]["totalMaxJobs"] == 3 + sum(HAND_MADE.values())
+        assert result.summary()["created"] == sorted(HAND_MADE)
+        assert result.summary()["deleted"] == result.summary()["replaced"] == []
+        assert sorted((r.method, str(r.email)) for r in emulator.calls()) == sorted(
+            ("POST", email) for email in HAND_MADE
+        )
+        stored = {a.email: a.max_jobs for a in emulator.stored()}
+        assert stored == {"ops@example.com": 3, **HAND_MADE}
+        assert project.outputs()["totalMaxJobs"] == 3 + sum(HAND_MADE.values())
 
-    emulator.reset_calls()
-    again = project.up_ok()
-    assert emulator.calls() == [] and "(no changes)" in again.stdout
+        emulator.reset_calls()
+        again = project.up()
+        assert emulator.calls() == []
+        assert again.summary()["unchanged"] == sorted({"ops@example.com", *HAND_MADE})
+    finally:
+        project.cleanup()
 
 
 @pytest.mark.parametrize(

@@ -1,11 +1,11 @@
 """The drift check (`make drift`, .github/workflows/drift.yml): a refresh-preview through the
-offline engine and the SDK's provider host that must show no changes, then one line per
-drifted account from `provider.drift` — failing on each kind of drift, passing on none, and
-never writing to useapi.net or to the state."""
+real engine that must show no changes, then one line per drifted account from
+`provider.drift` — failing on each kind of drift, passing on none, and never writing to
+useapi.net or to the state."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -14,40 +14,44 @@ import pytest
 from provider.host.useapi.client import Account, Jwt
 from provider.program.inventory import DesiredAccount
 from provider.tools.drift_findings import find_drift
+from tests.support.cli_support import ACCOUNTS, LONG_AGO, CliProject
 from tests.support.helpers import PASSWORD_SENTINEL
-from tests.support.stack_support import ACCOUNTS, LONG_AGO, PASSWORDS, StackProject
 from useapi_emulator import UseapiEmulator
 
 
 @pytest.fixture
-def applied(tmp_path: Path, emulator: UseapiEmulator) -> StackProject:
-    project = StackProject(tmp_path / "project", emulator)
-    project.write(ACCOUNTS, PASSWORDS)
-    project.up_ok()
+def applied(tmp_path: Path, emulator: UseapiEmulator) -> Iterator[CliProject]:
+    """A stack of three accounts, applied through the real CLI."""
+    project = CliProject(tmp_path / "project", emulator)
+    project.init()
+    project.seed(ACCOUNTS)
+    project.up()
     emulator.reset_calls()
-    return project
+    yield project
+    project.cleanup()
 
 
 def drift_lines(stdout: str) -> list[str]:
     return [line for line in stdout.splitlines() if line.startswith("drift: ")]
 
 
-def assert_read_only(project: StackProject, emulator: UseapiEmulator, state_before: str) -> None:
+def assert_read_only(project: CliProject, emulator: UseapiEmulator, state_before: str) -> None:
     assert {r.method for r in emulator.calls()} <= {"GET"}, "the check must never write"
-    assert project.state_file.read_text() == state_before, "a preview must not write state"
+    assert project.checkpoint() == state_before, "a preview must not write state"
 
 
+@pytest.mark.cli
 @pytest.mark.timeout(90)
-def test_no_drift_passes_with_no_changes(applied: StackProject, emulator: UseapiEmulator) -> None:
-    state = applied.state_file.read_text()
+def test_no_drift_passes_with_no_changes(applied: CliProject, emulator: UseapiEmulator) -> None:
+    state = applied.checkpoint()
 
     preview, named = applied.drift_check()
 
     assert preview.returncode == 0, preview.text
-    assert "(no changes)" in preview.stdout
+    assert "4 unchanged" in preview.stdout
     assert named.returncode == 0, named.stdout + named.stderr
     assert drift_lines(named.stdout) == []
-    assert "no drift: the 3 account(s) of Pulumi.test.yaml match useapi.net" in named.stdout
+    assert "no drift: the 3 account(s) of Pulumi.clitest.yaml match useapi.net" in named.stdout
     assert_read_only(applied, emulator, state)
 
 
@@ -74,20 +78,21 @@ KINDS: dict[str, DriftKind] = {
 }
 
 
+@pytest.mark.cli
 @pytest.mark.timeout(90)
 @pytest.mark.parametrize("kind", sorted(KINDS))
 def test_each_kind_of_drift_fails_naming_only_that_account(
-    applied: StackProject, emulator: UseapiEmulator, kind: str
+    applied: CliProject, emulator: UseapiEmulator, kind: str
 ) -> None:
     change, line, preview_fails = KINDS[kind]
     change(emulator)
-    state = applied.state_file.read_text()
+    state = applied.checkpoint()
 
     preview, named = applied.drift_check(GITHUB_ACTIONS="true")
 
     assert (preview.returncode != 0) is preview_fails, preview.text
     if preview_fails:
-        assert "no changes were expected but changes were proposed" in preview.stderr
+        assert "no changes were expected for preview but changes were proposed" in preview.text
     assert named.returncode == 1, named.stdout + named.stderr
     assert drift_lines(named.stdout) == [line]
     assert "1 of 3 account(s) drifted" in named.stdout
@@ -98,9 +103,10 @@ def test_each_kind_of_drift_fails_naming_only_that_account(
         assert PASSWORD_SENTINEL not in text and emulator.token not in text
 
 
+@pytest.mark.cli
 @pytest.mark.timeout(90)
 def test_every_drifted_account_gets_its_own_line(
-    applied: StackProject, emulator: UseapiEmulator
+    applied: CliProject, emulator: UseapiEmulator
 ) -> None:
     for change, _, _ in KINDS.values():
         change(emulator)
@@ -108,7 +114,7 @@ def test_every_drifted_account_gets_its_own_line(
 
     preview, named = applied.drift_check()
 
-    assert preview.returncode == 1
+    assert preview.returncode != 0
     assert [line.split(":")[1].strip() for line in drift_lines(named.stdout)] == [
         "batch@example.com",
         "ops@example.com",
@@ -169,18 +175,18 @@ def test_an_answer_without_max_jobs_claims_no_drift() -> None:
     assert findings.drifted == []
 
 
+@pytest.mark.cli
 @pytest.mark.timeout(90)
 def test_up_with_refresh_repairs_what_drifted_and_the_check_passes_again(
-    applied: StackProject, emulator: UseapiEmulator
+    applied: CliProject, emulator: UseapiEmulator
 ) -> None:
     emulator.oob_set_max_jobs("render@example.com", 1)
     emulator.oob_delete("batch@example.com")
 
-    repaired = applied.up_ok("up", "--refresh")
+    repaired = applied.up("--refresh")
 
-    assert sorted(repaired.summary["refreshed"]) == ["batch@example.com", "render@example.com"]
-    assert repaired.summary["created"] == ["batch@example.com"]
-    assert repaired.summary["updated"] == ["render@example.com"]
+    assert repaired.summary()["created"] == ["batch@example.com"]
+    assert repaired.summary()["updated"] == ["render@example.com"]
     writes = sorted((r.method, str(r.email)) for r in emulator.calls() if r.method != "GET")
     assert writes == [("POST", "batch@example.com"), ("POST", "render@example.com")]
     preview, named = applied.drift_check()
