@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import sys
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -71,9 +72,13 @@ def start_host() -> Iterator[HostFactory]:
     hosts: list[ProviderHost] = []
 
     def start(
-        config: dict[str, str] | None = None, env: dict[str, str] | None = None
+        config: dict[str, str] | None = None,
+        env: dict[str, str] | None = None,
+        engine_address: str | None = None,
     ) -> ProviderHost:
-        host = ProviderHost(PROJECT_ROOT, env=clean_env() if env is None else env)
+        host = ProviderHost(
+            PROJECT_ROOT, env=clean_env() if env is None else env, engine_address=engine_address
+        )
         hosts.append(host)
         host.start()
         if config is not None:
@@ -101,3 +106,14 @@ def _require_cli(request: pytest.FixtureRequest) -> None:
     if shutil.which("go") is not None:
         pytest.fail("Go is here but the pulumi CLI is not built: run `make cli` (or `make test`)")
     pytest.skip(SKIP_REASON)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """How many tries each interrupted-deploy test ran (tests/acceptance/
+    test_interrupted_deploys.py loops its kill points for as long as its budget lasts)."""
+    module = sys.modules.get("tests.support.interrupt_support")
+    lines = module.summary_lines() if module is not None else []
+    if lines:
+        terminalreporter.write_sep("-", "interrupted deploys")
+        for line in lines:
+            terminalreporter.write_line(line)

@@ -202,6 +202,8 @@ class Fault:
     - `delay`: sleep first (a slow server); combined with anything below.
     - `drop`: hang up before the request is handled (nothing changes on the server).
     - `status` (+ `retry_after`, `body`, `content_type`): answer this instead of handling it.
+    - `answer_after`: handle the request (the change is made), then wait this long before
+      answering: a client cut off meanwhile never learns that its call succeeded.
     - `lose_answer`: handle the request (the change is made), then hang up without answering:
       the case where a client cannot know whether its POST landed.
     - `truncate`: handle it, send the headers and half the body, then hang up.
@@ -217,6 +219,7 @@ class Fault:
     drop: bool = False
     body: bytes | None = None
     content_type: str = "application/json"
+    answer_after: float = 0.0
     lose_answer: bool = False
     truncate: bool = False
     mutate: Callable[[Any], Any] | None = None
@@ -224,7 +227,7 @@ class Fault:
 
     @property
     def kind(self) -> str:
-        for name in ("drop", "lose_answer", "truncate"):
+        for name in ("drop", "lose_answer", "truncate", "answer_after"):
             if getattr(self, name):
                 return name
         if self.status is not None:
@@ -355,6 +358,10 @@ class UseapiEmulator:
         # (method, status) of every answer sent, injected faults included, in order; a request
         # hung up on without a status line is recorded as None.
         self.answers: list[tuple[str, int | None]] = []
+        # The method of every request as it arrived, before any delay or fault. One counted here
+        # and not yet in `requests` is in flight: how a test times a kill between a client
+        # sending a call and the change being made.
+        self.arrivals: list[str] = []
         self._lock = threading.RLock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -410,6 +417,12 @@ class UseapiEmulator:
         with self._lock:
             self.requests.clear()
             self.answers.clear()
+            self.arrivals.clear()
+
+    def arrived(self, method: str | None = None) -> int:
+        """Requests that reached the emulator so far, answered or not."""
+        with self._lock:
+            return sum(1 for m in self.arrivals if method is None or m == method)
 
     def statuses(self, method: str | None = None) -> list[int | None]:
         """What the server answered, in order: each status (None: hung up without one)."""
@@ -842,6 +855,8 @@ def _make_handler(emulator: UseapiEmulator) -> type[BaseHTTPRequestHandler]:
         def _dispatch(self) -> None:
             self._status_sent = False
             method = self.command
+            with emulator._lock:
+                emulator.arrivals.append(method)
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(min(length, MAX_BODY_BYTES)) if length else b""
             # A request through a forward proxy names the absolute URL: keep only its path.
@@ -883,6 +898,8 @@ def _make_handler(emulator: UseapiEmulator) -> type[BaseHTTPRequestHandler]:
                 payload = answer
             else:
                 payload = b"" if answer is None else json.dumps(answer).encode()
+            if fault and fault.answer_after:
+                time.sleep(fault.answer_after)
             if fault and fault.lose_answer:
                 self._hang_up()
                 return

@@ -26,7 +26,7 @@ from pulumi.dynamic import (
 from pulumi.output import Unknown
 from pulumi.runtime import rpc
 
-from . import account_cache, drain, validation
+from . import account_cache, drain, engine_watch, validation
 from .settings import ALL_SETTINGS, ProviderSettings, resolve_settings
 from .useapi.answers import UseapiError  # no HTTP stack: the client still loads lazily
 
@@ -95,6 +95,7 @@ class PixVerseAccountProvider(ResourceProvider):
 
     def configure(self, req: ConfigureRequest) -> None:
         """Keep only our keys of the stack config; the client is built on first use."""
+        engine_watch.watch_engine()  # once per host: end it when its engine is gone
         config = {key: req.config.get(key) for key in CONFIG_KEYS}
         with self._lock:
             self._config = {key: value for key, value in config.items() if value is not None}

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -12,6 +14,7 @@ import requests
 
 from tests.support.helpers import PASSWORD_SENTINEL, TOKEN_SENTINEL
 from useapi_emulator import UseapiEmulator
+from useapi_emulator.server import Fault
 
 TIMEOUT = 5
 
@@ -181,3 +184,25 @@ def test_the_emulator_state_file_survives_a_restart(tmp_path: Path) -> None:
         assert body["jwt"]["ExpireTime"] == expiry
         second.handle("DELETE", "/v2/pixverse/accounts/ops@example.com", True, None)
     assert json.loads(state.read_text())["accounts"] == []
+
+
+def test_answer_after_makes_the_change_first_and_answers_later(emulator: UseapiEmulator) -> None:
+    """What a client cut off between a call's effect and its answer leaves: the change made,
+    the answer never read. Arrivals count the call before anything happens."""
+    _post(emulator, "ops@example.com", _body())
+    emulator.inject("DELETE", Fault(answer_after=0.6))
+    url = f"{emulator.base_url}/pixverse/accounts/ops@example.com"
+    answers: list[int] = []
+    call = threading.Thread(
+        target=lambda: answers.append(
+            requests.delete(url, headers=_auth(), timeout=TIMEOUT).status_code
+        )
+    )
+    call.start()
+    deadline = time.monotonic() + 3
+    while "ops@example.com" in emulator.accounts and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert "ops@example.com" not in emulator.accounts and answers == []
+    assert emulator.arrived("DELETE") == 1
+    call.join(timeout=5)
+    assert answers == [204]
