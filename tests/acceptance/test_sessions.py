@@ -163,7 +163,8 @@ def test_answers_without_session_fields_export_what_is_there_and_warn_only_when_
     project: CliProject, emulator: UseapiEmulator
 ) -> None:
     """The docs' model makes every jwt field optional: no expiry is no warning, not a crash;
-    no session block at all is one warning per account."""
+    an empty session object (`"jwt": {}`) is a session with nothing known, so no warning
+    either; no session block at all is one warning per account."""
     emulator.variants = Variants(omit=frozenset({"jwt.ExpireTime", "jwt.ExpireTimeUTC"}))
     project.seed(ACCOUNTS)
     created = project.up()
@@ -174,9 +175,17 @@ def test_answers_without_session_fields_export_what_is_there_and_warn_only_when_
         "maxJobs": 5,
     }
 
+    every_field = {"jwt.AccountId", "jwt.ExpireTime", "jwt.ExpireTimeUTC", "jwt.Username"}
+    emulator.variants = Variants(omit=frozenset({*every_field, "jwt.token"}))
+    assert warnings_of(project.up("--refresh")) == []
+    assert project.outputs()["accounts"][RENDER] == {
+        "Username": "",
+        "ExpireTimeUTC": "",
+        "maxJobs": 5,
+    }
+
     emulator.variants = Variants(omit=frozenset({"jwt"}))
-    project.refresh()
-    lines = warnings_of(project.up())
+    lines = warnings_of(project.up("--refresh"))
     assert sorted(lines) == sorted(
         f"{email}: useapi.net reported no PixVerse session for this account" for email in ACCOUNTS
     )
