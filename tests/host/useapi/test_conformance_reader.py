@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 from provider.host.useapi.client import UseapiError, parse_account, parse_account_map
-from provider.program.sessions import account_summary, expires_at, session_warning
+from provider.program.sessions import account_summary, expires_at, is_expired, session_warning
+from tests.support.helpers import local_time_elsewhere
 
 pytestmark = pytest.mark.timeout(10)
 EMAIL = "ops@example.com"
@@ -138,3 +139,18 @@ def test_an_expiry_out_of_range_falls_back_to_the_iso_time() -> None:
     warning = session_warning(EMAIL, jwt, NOW, 7)
     assert warning is not None and "2026-01-03 00:00:00 UTC" in warning
     assert "unreadable" in str(session_warning(EMAIL, {"ExpireTime": 10**15}, NOW, 7))
+
+
+@pytest.mark.parametrize("text", ["2026-01-03T00:00:00", "2026-01-03T00:00:00.000"])
+def test_an_expiry_without_a_timezone_is_read_as_utc_not_local_time_nor_a_crash(text: str) -> None:
+    """`ExpireTimeUTC` says UTC in its name; an answer that drops the `Z` must not move the
+    expiry by the machine's offset, nor make the aware/naive comparison raise."""
+    jwt = {"ExpireTimeUTC": text}
+    with local_time_elsewhere():
+        assert expires_at(jwt) == NOW + timedelta(days=2)
+        assert is_expired(jwt, NOW) is None
+        assert is_expired(jwt, NOW + timedelta(days=2)) == NOW + timedelta(days=2)
+        assert session_warning(EMAIL, jwt, NOW, 7) == (
+            f"{EMAIL}: the PixVerse session expires at 2026-01-03 00:00:00 UTC (in 2.0 days, "
+            "within jwtWarnDays=7)"
+        )
