@@ -230,7 +230,10 @@ func (h *languageHost) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pul
 
 	// The program stops when the Cancel RPC comes or the engine abandons this Run, whichever
 	// is first; as in Pulumi's host: SIGINT first (a kill when that cannot be sent), and a
-	// kill once the program has had five seconds to exit.
+	// kill once the program has had five seconds to exit. After a failed step that wait is
+	// often used up: the SDK's exec shim, interrupted, joins executor threads still blocked in
+	// RegisterResource calls the cancelled engine never answers, and the engine itself kills
+	// this host's process group five seconds after its own SIGINT. Pulumi's host does the same.
 	runCtx, stopRun := context.WithCancel(h.cancelCtx)
 	defer stopRun()
 	context.AfterFunc(ctx, stopRun)
