@@ -4,6 +4,7 @@ written — and then applied by the real engine without a duplicate or a delete.
 
 from __future__ import annotations
 
+import copy
 import difflib
 import shlex
 import shutil
@@ -23,7 +24,7 @@ from ruamel.yaml.comments import CommentedMap
 from provider import adopt
 from provider.host import validation
 from provider.host.useapi.client import Account
-from provider.tools.adoption import password_commands, plan_adoption
+from provider.tools.adoption import merge_damage, password_commands, plan_adoption
 from provider.tools.stack_file import StackFile
 from tests.support.cli_support import CliProject
 from tests.support.helpers import PASSWORD_SENTINEL, PROJECT_ROOT, TOKEN_SENTINEL, clean_env
@@ -322,6 +323,32 @@ def test_write_refuses_a_merge_that_lost_or_changed_an_entry_and_leaves_the_file
     assert f"  - {line}" in err
     assert stack_file.read_bytes() == before
     assert not stack_file.with_name(stack_file.name + ".tmp").exists()
+
+
+def test_merge_damage_names_every_setting_or_entry_a_merge_touched_beyond_the_new_ones() -> None:
+    before: dict[str, Any] = {
+        "encryptionsalt": "v1:salt",
+        "config": {
+            "useapi:baseUrl": "http://127.0.0.1:1/v2",
+            "pixverse-accounts:accounts": {"ops@example.com": {"maxJobs": 3}},
+            "pixverse-accounts:passwords": {"ops@example.com": {"secure": "v1:abc"}},
+        },
+    }
+    added = {"new@example.com": 2}
+    merged = copy.deepcopy(before)
+    merged["config"]["pixverse-accounts:accounts"]["new@example.com"] = {"maxJobs": 2}
+    assert merge_damage(before, merged, added) == []
+
+    merged["config"].pop("pixverse-accounts:passwords")
+    merged["config"]["useapi:baseUrl"] = "https://api.useapi.net/v2"
+    merged["config"]["pixverse-accounts:accounts"]["odd@example.com"] = {"maxJobs": 1}
+    merged["encryptionsalt"] = "v1:other"
+    assert merge_damage(before, merged, added) == [
+        "odd@example.com: added, though useapi.net did not list it",
+        "`pixverse-accounts:passwords`: lost",
+        "`useapi:baseUrl`: changed",
+        "the keys outside `config:` changed",
+    ]
 
 
 # Every character the inventory accepts in a local part, the shell's specials among them.
