@@ -148,9 +148,10 @@ def main() -> None:
             )
         )
 
-    # The export waits for the gate, so an expired session fails the program, not just a log.
-    gate = pulumi.Output.all(*sessions).apply(_fail_on_expired)
-    pulumi.export("accounts", gate.apply(lambda _: outputs))
+    # Nothing needs to wait for the gate: before the program exits, the SDK awaits every
+    # Output it made, exported or not, and fails the program with the first error among them.
+    pulumi.Output.all(*sessions).apply(_fail_on_expired)
+    pulumi.export("accounts", outputs)
     pulumi.export("totalMaxJobs", sum(desired.max_jobs for desired in accounts))
 
 

@@ -12,8 +12,9 @@ below gives the capacity the plans really allow beside the total maxJobs.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from ..host.useapi.answers import EXPIRE_TIME_UTC, USERNAME
@@ -36,18 +37,28 @@ def _plural(count: int, word: str) -> str:
     return f"{count} {word}" if count == 1 else f"{count} {word}s"
 
 
+def _nearest(value: float) -> int:
+    """Half up, always: `round` rounds halves to even, so 2.5 days would read "2 days" and
+    3.5 days "4 days"."""
+    return math.floor(value + 0.5)
+
+
 def _span(seconds: float) -> str:
-    """`5 hours`, `3 days`: hours below a day, else whole days (rounded: a fresh 30-day session
-    reads "30 days", not "29")."""
+    """`5 hours`, `3 days`: hours below a day, else whole days, each to the nearest (a fresh
+    30-day session reads "30 days", not "29"); under half an hour, "less than an hour"."""
     hours = seconds / 3600
+    if hours < 0.5:
+        return "less than an hour"
     if hours < 23.5:
-        return _plural(max(1, round(hours)), "hour")
-    return _plural(round(hours / 24), "day")
+        return _plural(_nearest(hours), "hour")
+    return _plural(_nearest(hours / 24), "day")
 
 
 def _when(expiry: datetime, now: datetime, warn_days: float) -> str:
-    """`2026-12-27 05:46 UTC (in 30 days)`; expired ones and those expiring soon marked."""
-    stamp = expiry.strftime("%Y-%m-%d %H:%M UTC")
+    """`2026-12-27 05:46 UTC (in 30 days)`; expired ones and those expiring soon marked, with
+    the same bounds as the program's warning (expired at the instant itself; soon up to and
+    including `warn_days`)."""
+    stamp = expiry.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     seconds = (expiry - now).total_seconds()
     if seconds <= 0:
         return f"**EXPIRED** {stamp} ({_span(-seconds)} ago)"

@@ -128,6 +128,37 @@ def test_when_true_an_expired_session_fails_the_run_before_any_change(
     assert "new@example.com" not in emulator.accounts
 
 
+@pytest.mark.timeout(180)
+def test_when_true_and_up_skips_its_preview_the_program_still_fails_after_applying_the_rest(
+    expired: CliProject, emulator: UseapiEmulator
+) -> None:
+    """Without a preview the gate runs once every account is registered: the changes the
+    engine was asked for are applied, then the program fails, and the run with it. Nothing
+    exports or awaits the gate: the SDK awaits every Output before the program exits and
+    fails it with the gate's RunError (its message, no traceback)."""
+    expired.set_config({FAIL_ON_EXPIRED: "true"})
+    expired.seed({**ACCOUNTS, RENDER: 6})
+    failed = expired.run("up", "--yes", "--skip-preview", "--non-interactive", check=False)
+    assert failed.returncode != 0, failed.text
+    lines = failed.stdout.splitlines()
+    headline = (
+        "    error: 2 PixVerse session(s) expired and "
+        "`pixverse-accounts:failOnExpiredSession` is true:"
+    )
+    assert lines.count(headline) == 1, failed.stdout
+    start = lines.index(headline)
+    assert [line[4:] for line in lines[start + 1 : start + 3]] == [
+        expected_line(BATCH),
+        expected_line(OPS),
+    ]
+    assert "Traceback" not in failed.text
+    assert [(r.method, r.email) for r in emulator.calls() if r.method != "GET"] == [
+        ("POST", RENDER)
+    ]
+    assert emulator.accounts[RENDER].max_jobs == 6
+    assert expired.state_accounts() == sorted(ACCOUNTS)
+
+
 @pytest.mark.timeout(240)
 def test_when_true_an_expired_session_is_healed_by_a_new_password(
     expired: CliProject, emulator: UseapiEmulator
@@ -163,7 +194,8 @@ def test_answers_without_session_fields_export_what_is_there_and_warn_only_when_
     project: CliProject, emulator: UseapiEmulator
 ) -> None:
     """The docs' model makes every jwt field optional: no expiry is no warning, not a crash;
-    no session block at all is one warning per account."""
+    an empty session object (`"jwt": {}`) is a session with nothing known, so no warning
+    either; no session block at all is one warning per account."""
     emulator.variants = Variants(omit=frozenset({"jwt.ExpireTime", "jwt.ExpireTimeUTC"}))
     project.seed(ACCOUNTS)
     created = project.up()
@@ -174,9 +206,17 @@ def test_answers_without_session_fields_export_what_is_there_and_warn_only_when_
         "maxJobs": 5,
     }
 
+    every_field = {"jwt.AccountId", "jwt.ExpireTime", "jwt.ExpireTimeUTC", "jwt.Username"}
+    emulator.variants = Variants(omit=frozenset({*every_field, "jwt.token"}))
+    assert warnings_of(project.up("--refresh")) == []
+    assert project.outputs()["accounts"][RENDER] == {
+        "Username": "",
+        "ExpireTimeUTC": "",
+        "maxJobs": 5,
+    }
+
     emulator.variants = Variants(omit=frozenset({"jwt"}))
-    project.refresh()
-    lines = warnings_of(project.up())
+    lines = warnings_of(project.up("--refresh"))
     assert sorted(lines) == sorted(
         f"{email}: useapi.net reported no PixVerse session for this account" for email in ACCOUNTS
     )

@@ -8,6 +8,7 @@ import io
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -17,10 +18,11 @@ import pytest
 from provider import report
 from provider.host.useapi.plans import Plan
 from provider.host.useapi.scheduler import AccountLoad, Scheduler
+from provider.program.sessions import session_warning
 from provider.tools.fleet_report import render_markdown
 from provider.tools.live_fleet import LiveCapacity
 from provider.tools.stack_outputs import StackOutputs, parse_outputs
-from tests.support.helpers import PROJECT_ROOT
+from tests.support.helpers import PROJECT_ROOT, local_time_elsewhere
 from tests.support.tool_project import STACK, tool_project
 from useapi_emulator import UseapiEmulator
 
@@ -307,3 +309,98 @@ def test_report_with_a_stack_it_cannot_use_fails_before_any_call(
     assert report.main([outputs, "--stack", "staging", "--cwd", str(live_project)]) == 1
     assert "Pulumi.staging.yaml does not exist" in capsys.readouterr().err
     assert emulator.calls() == []
+
+
+def _row_for(expiry: datetime | str) -> dict[str, object]:
+    text = expiry if isinstance(expiry, str) else expiry.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    return {
+        "accounts": {"ops@example.com": {"Username": "ops", "ExpireTimeUTC": text, "maxJobs": 3}}
+    }
+
+
+def _session_cell(expiry: datetime | str, now: datetime = NOW, warn_days: float = 7) -> str:
+    text = render_markdown(parse_outputs(_row_for(expiry)), now, warn_days)
+    (row,) = [line for line in text.splitlines() if line.startswith("| ops@example.com |")]
+    return row.split(" | ")[2]
+
+
+@pytest.mark.parametrize(
+    ("left", "says"),
+    [
+        (timedelta(days=30) - timedelta(minutes=5), "in 30 days"),  # a fresh session
+        (timedelta(days=2), "in 2 days"),
+        (timedelta(days=2, hours=12) - timedelta(seconds=1), "in 2 days"),
+        (timedelta(days=2, hours=12), "in 3 days"),  # half up, not half to even
+        (timedelta(days=3, hours=12), "in 4 days"),
+        (timedelta(hours=23, minutes=30) - timedelta(seconds=1), "in 23 hours"),
+        (timedelta(hours=23, minutes=30), "in 1 day"),
+        (timedelta(hours=2, minutes=30), "in 3 hours"),
+        (timedelta(hours=1, minutes=30) - timedelta(seconds=1), "in 1 hour"),
+        (timedelta(minutes=30), "in 1 hour"),
+        (timedelta(minutes=30) - timedelta(seconds=1), "in less than an hour"),
+        (timedelta(0), "less than an hour ago"),  # the instant itself: expired
+        (-timedelta(hours=5), "5 hours ago"),
+        (-timedelta(days=2, hours=12), "3 days ago"),
+        (-timedelta(days=3), "3 days ago"),
+    ],
+)
+def test_the_days_and_hours_left_agree_with_the_expiry_instant(left: timedelta, says: str) -> None:
+    cell = _session_cell(NOW + left)
+    stamp = (NOW + left).strftime("%Y-%m-%d %H:%M UTC")
+    assert cell.endswith(f"{stamp} ({says})"), cell
+    assert cell.startswith("**EXPIRED** ") is (left <= timedelta(0))
+
+
+def test_expired_and_soon_have_the_bounds_of_the_program_s_warning() -> None:
+    """The report and `pulumi up`'s warning must not disagree about the same session."""
+    for left in (
+        timedelta(0),
+        timedelta(seconds=1),
+        timedelta(days=7),
+        timedelta(days=7, seconds=1),
+    ):
+        expiry = NOW + left
+        jwt = {"ExpireTimeUTC": expiry.strftime("%Y-%m-%dT%H:%M:%S.000Z")}
+        warning = session_warning("ops@example.com", jwt, NOW, 7)
+        cell = _session_cell(expiry)
+        assert cell.startswith("**EXPIRED** ") is (warning is not None and "expired at" in warning)
+        assert cell.startswith("**soon** ") is (warning is not None and "expires at" in warning)
+
+
+@pytest.fixture
+def elsewhere() -> Iterator[None]:
+    with local_time_elsewhere():
+        yield
+
+
+@pytest.mark.usefixtures("elsewhere")
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("2026-11-29T10:00:00+02:00", "2026-11-29 08:00 UTC (in 2 days)"),
+        ("2026-11-29T03:00:00-05:00", "2026-11-29 08:00 UTC (in 2 days)"),
+        # No designator: UTC, as the field's name says (not the machine's local time).
+        ("2026-11-29T08:00:00", "2026-11-29 08:00 UTC (in 2 days)"),
+        ("2026-11-29T08:00:00.000", "2026-11-29 08:00 UTC (in 2 days)"),
+    ],
+)
+def test_an_expiry_with_an_offset_or_none_is_shown_in_utc(text: str, shown: str) -> None:
+    assert _session_cell(text) == f"**soon** {shown}"
+
+
+@pytest.mark.parametrize(("warn_days", "marked"), [("1", False), ("3", True), (None, True)])
+def test_the_command_honours_warn_days(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    warn_days: str | None,
+    marked: bool,
+) -> None:
+    """A session two days from expiry: marked within 3 days and within the default 7, not
+    within 1."""
+    expiry = datetime.now(timezone.utc) + timedelta(days=2)
+    monkeypatch.setattr(sys, "stdin", io.StringIO(json.dumps(_row_for(expiry))))
+
+    assert report.main(["--warn-days", warn_days] if warn_days else []) == 0
+
+    row = [line for line in capsys.readouterr().out.splitlines() if "ops@example.com" in line]
+    assert len(row) == 1 and ("**soon**" in row[0]) is marked, row
