@@ -5,10 +5,10 @@ VENV := venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: help venv test lint typecheck unit clean up preview refresh destroy drift engine adopt bench cli actionlint
+.PHONY: help venv test lint typecheck unit clean up preview refresh destroy drift engine adopt recover bench cli actionlint
 
 # The real engine, built from Pulumi's Go modules at the version the pulumi SDK is pinned to
-# (requirements.txt; tests/test_pins.py keeps the two, and the deploy workflow's, equal).
+# (requirements.txt; tests/repo/test_pins.py keeps the two, and the deploy workflow's, equal).
 PULUMI_VERSION := 3.260.0
 TOOLS := .tools/bin
 CLI_STAMP := $(TOOLS)/.pulumi-v$(PULUMI_VERSION)
@@ -27,6 +27,7 @@ help:
 	@echo "make destroy   delete the demo stack's accounts"
 	@echo "make drift     refresh-preview the demo stack: fail, naming the accounts, on drift"
 	@echo "make adopt STACK=prod [WRITE=1]   declare the accounts useapi.net has and the stack lacks"
+	@echo "make recover STACK=prod [FORCE=1] after a deploy was cut off: clear a stale lock and pending operations, read every account back"
 	@echo "make test      lint, type-check and run every test"
 	@echo "make bench     benchmark fleet-sized applies"
 	@echo "make cli       build the pulumi CLI and its Python language host into .tools/bin (needs Go)"
@@ -79,6 +80,12 @@ engine:
 adopt: $(STAMP)
 	@test -n "$(STACK)" || { echo "usage: make adopt STACK=<stack> [WRITE=1]"; exit 2; }
 	$(PY) -m provider.adopt --stack "$(STACK)" $(if $(WRITE),--write)
+
+# After a deploy was cut off (README: "When a deploy is cut off"): `make recover STACK=prod`.
+# FORCE=1 only when you know the run holding a young lock from another host is gone.
+recover: $(STAMP)
+	@test -n "$(STACK)" || { echo "usage: make recover STACK=<stack> [FORCE=1]"; exit 2; }
+	PATH="$(CURDIR)/$(TOOLS):$$PATH" $(PY) -m provider.recover --stack "$(STACK)" $(if $(FORCE),--force)
 
 # Not part of `make test`: timings belong in bench/README.md, not in CI's pass/fail.
 # `make bench BENCH_ARGS=--quick` for a smoke run; `python -m bench --help` for the options.

@@ -34,6 +34,7 @@ from provider.program.inventory import (
     pair_secrets,
     parse_accounts,
     parse_fail_on_expired,
+    parse_min_credits,
     parse_warn_days,
 )
 from provider.program.sessions import (
@@ -131,6 +132,9 @@ def main() -> None:
         accounts = parse_accounts(config.require_object("accounts"))
         warn_days = parse_warn_days(config.get("jwtWarnDays"))
         fail_on_expired = parse_fail_on_expired(config.get("failOnExpiredSession"))
+        # Used by the drift check and the fleet report, which read the plans (the program makes
+        # no HTTP call); checked here too, so a bad value fails preview, naming the key.
+        parse_min_credits(config.get("minCredits"))
     except InventoryError as exc:
         raise _fail(exc) from None
 
@@ -164,9 +168,10 @@ def main() -> None:
             )
         )
 
-    # The export waits for the gate, so an expired session fails the program, not just a log.
-    gate = pulumi.Output.all(*sessions).apply(_fail_on_expired)
-    pulumi.export("accounts", gate.apply(lambda _: outputs))
+    # Nothing needs to wait for the gate: before the program exits, the SDK awaits every
+    # Output it made, exported or not, and fails the program with the first error among them.
+    pulumi.Output.all(*sessions).apply(_fail_on_expired)
+    pulumi.export("accounts", outputs)
     pulumi.export("totalMaxJobs", sum(desired.max_jobs for desired in accounts))
 
 

@@ -11,7 +11,8 @@ What it does, in order, and why:
    fallback a deploy pipeline uses for the real token. The CLI uses the local file backend under
    `.pulumi-state/` and the documented demo passphrase, whatever the caller's shell exports, so
    the demo can never touch a real stack.
-5. `up` ends with the fleet report (`provider.report`); `drift` runs the refresh-preview that
+5. `up` ends with the live fleet report (`provider.report --stack demo`: the stack's outputs
+   with each account's plan, credits and running jobs); `drift` runs the refresh-preview that
    must show no changes, then names each drifted account (`provider.drift`), as the drift
    workflow does for a real stack.
 """
@@ -132,10 +133,12 @@ def after(operation: str, rc: int, pulumi: str, root: Path, env: Mapping[str, st
         return rc
     outputs = _stdout_of([pulumi, "stack", "output", "--json", "--stack", STACK], root, env)
     if operation == "up":
-        report = [sys.executable, "-m", "provider.report", "-"]
+        # Live: the plans, credits and running jobs the emulator reports, as a deploy shows them.
+        report = [sys.executable, "-m", "provider.report", "-", "--stack", STACK]
         return _run(report, root, env, outputs)
     drift = [sys.executable, "-m", "provider.drift", "--stack", STACK, "--outputs", "-"]
-    return rc or _run(drift, root, env, outputs)
+    named = _run(drift, root, env, outputs)  # also when the preview failed: it says what drifted
+    return rc or named
 
 
 def run(operation: str, root: Path, extra: Sequence[str] = ()) -> int:

@@ -94,8 +94,13 @@ class ProviderHost:
         env: Mapping[str, str] | None = None,
         python: str = sys.executable,
         type_token: str = "pulumi-python:dynamic/pixverse:PixVerseAccount",
+        engine_address: str | None = None,
     ) -> None:
+        """`engine_address`: passed as the host's first argument, as the engine passes its own
+        (the host then watches it); without it the host runs unwatched, as tests and the bench
+        want when nothing plays the engine's health service."""
         self.cwd = Path(cwd)
+        self.engine_address = engine_address
         self.env = dict(os.environ if env is None else env)
         self.python = python
         self.type_token = type_token
@@ -111,7 +116,7 @@ class ProviderHost:
 
     def start(self) -> ProviderHost:
         self._process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-            [self.python, "-m", "pulumi.dynamic"],
+            [self.python, "-m", "pulumi.dynamic", *filter(None, [self.engine_address])],
             cwd=self.cwd,
             env=self.env,
             stdin=subprocess.DEVNULL,
@@ -186,6 +191,11 @@ class ProviderHost:
     @property
     def pid(self) -> int | None:
         return self._process.pid if self._process else None
+
+    @property
+    def returncode(self) -> int | None:
+        """The host's exit status once it has ended (None while it runs)."""
+        return self._process.poll() if self._process else None
 
     # -- calls ------------------------------------------------------------------------------
 

@@ -22,7 +22,13 @@ import yaml
 from .host.settings import SettingsError
 from .host.useapi.client import UseapiError
 from .program.inventory import ACCOUNTS_KEY, InventoryError, parse_accounts
-from .tools.adoption import AdoptionPlan, inventory_snippet, password_commands, plan_adoption
+from .tools.adoption import (
+    AdoptionPlan,
+    inventory_snippet,
+    merge_damage,
+    password_commands,
+    plan_adoption,
+)
 from .tools.live_fleet import read_live_fleet
 from .tools.stack_file import StackFile, StackFileError, stack_file_path
 
@@ -55,10 +61,18 @@ def _report(plan: AdoptionPlan, stack_file: StackFile, stack: str, write: bool) 
     )
 
 
-def _check_merged(stack_file: StackFile) -> None:
-    """Read the merged text as the program will, before it is written: a merge that the
-    inventory would reject must fail here, not at the next preview."""
+def _check_merged(stack_file: StackFile, before: str, added: Mapping[str, int]) -> None:
+    """Read the merged text as Pulumi and the program will, before it is written: a merge that
+    lost or changed anything that was there, or that the inventory would reject, must fail
+    here (the file untouched), not at the next preview or, worse, as a delete in `up`."""
     data = yaml.safe_load(stack_file.text()) or {}
+    damage = merge_damage(yaml.safe_load(before), data, added)
+    if damage:
+        listed = "\n".join(f"  - {line}" for line in damage)
+        raise StackFileError(
+            f"refusing to write {stack_file.path}: adding the accounts would also change what "
+            f"is there:\n{listed}"
+        )
     parse_accounts((data.get("config") or {}).get(ACCOUNTS_KEY))
 
 
@@ -74,8 +88,9 @@ def adopt(project_dir: Path, stack: str, write: bool, environ: Mapping[str, str]
     )
     plan = plan_adoption(live, stack_file.accounts())
     if write and plan.new:
+        before = stack_file.path.read_text()
         stack_file.add_accounts(plan.new)
-        _check_merged(stack_file)
+        _check_merged(stack_file, before, plan.new)
         stack_file.save()
     _report(plan, stack_file, stack, write)
     return 0

@@ -4,9 +4,11 @@ Run after `pulumi preview --refresh --expect-no-changes` (`make drift`, the drif
 the preview decides whether the fleet matches the stack, this names what drifted, per
 account, from the stack file, useapi.net's live list (one GET, no write) and the last
 applied outputs (`pulumi stack output --json`). It fails when any account drifted: maxJobs
-changed outside the stack, an account deleted, a session expired. Sessions expiring within
-`jwtWarnDays` are warnings; accounts on useapi.net that the stack lacks are notes (adopt them).
-In GitHub Actions the lines are also annotations on the run.
+changed outside the stack, an account deleted, a session expired, maxJobs over what the
+account's PixVerse plan runs at once (one `GET /features` per declared account on useapi.net).
+Sessions expiring within `jwtWarnDays`, credits below `minCredits` and plans expired or
+expiring within `jwtWarnDays` are warnings, never failures; accounts on useapi.net that the
+stack lacks are notes (adopt them). In GitHub Actions the lines are also annotations.
 """
 
 from __future__ import annotations
@@ -21,9 +23,16 @@ from pathlib import Path
 
 from .host.settings import SettingsError
 from .host.useapi.client import UseapiError
-from .program.inventory import WARN_DAYS_KEY, InventoryError, parse_accounts, parse_warn_days
+from .program.inventory import (
+    MIN_CREDITS_KEY,
+    WARN_DAYS_KEY,
+    InventoryError,
+    parse_accounts,
+    parse_min_credits,
+    parse_warn_days,
+)
 from .tools.drift_findings import DriftFindings, find_drift
-from .tools.live_fleet import read_live_fleet
+from .tools.live_fleet import read_capacity, read_live_fleet
 from .tools.stack_file import StackFile, StackFileError, stack_file_path
 from .tools.stack_outputs import OutputsError, read_outputs
 
@@ -50,12 +59,20 @@ def check(project_dir: Path, stack: str, outputs: str | None, environ: Mapping[s
     stack_file = StackFile.load(stack_file_path(project_dir, stack))
     declared = parse_accounts(stack_file.accounts())
     warn_days = parse_warn_days(stack_file.value(WARN_DAYS_KEY))
+    min_credits = parse_min_credits(stack_file.value(MIN_CREDITS_KEY))
     applied = read_outputs(outputs).accounts if outputs else None
     fleet = read_live_fleet(stack_file, stack, environ)
     for note in fleet.notes:
         print(f"note: {note}", file=sys.stderr)
+    # Plans only of accounts that are there: a deleted one is drift already.
+    on_useapi = [desired.email for desired in declared if desired.email in fleet.accounts]
+    capacity = read_capacity(fleet.settings, on_useapi)
     now = datetime.now(timezone.utc)
-    findings = find_drift(declared, fleet.accounts, applied, now, warn_days)
+    findings = find_drift(
+        declared, fleet.accounts, applied, now, warn_days, capacity.plans, min_credits
+    )
+    for email, why in sorted(capacity.unknown.items()):
+        findings.warnings.append(f"{email}: plan not read, so not checked: {why}")
     _print(findings, stack, environ)
     if findings.drifted:
         print(
@@ -63,6 +80,11 @@ def check(project_dir: Path, stack: str, outputs: str | None, environ: Mapping[s
             f"{stack_file.path.name}; `pulumi up --refresh` sets maxJobs back and re-creates "
             "deleted accounts; an expired session needs the account's current password"
         )
+        if any("over the plan" in line for line in findings.drifted):
+            print(
+                "over the plan: lower the account's maxJobs in the stack to its plan's "
+                "gen_simultaneously (then `pulumi up`), or upgrade the plan on PixVerse"
+            )
         return 1
     print(f"no drift: the {len(declared)} account(s) of {stack_file.path.name} match useapi.net")
     return 0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import sys
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -9,6 +11,7 @@ import pytest
 from harness import ProviderHost
 from provider.host.settings import ProviderSettings
 from provider.host.useapi.client import UseapiClient
+from tests.support.cli_support import PULUMI, SKIP_REASON
 from tests.support.helpers import PROJECT_ROOT, TOKEN_SENTINEL, clean_env
 from useapi_emulator import UseapiEmulator
 
@@ -69,9 +72,13 @@ def start_host() -> Iterator[HostFactory]:
     hosts: list[ProviderHost] = []
 
     def start(
-        config: dict[str, str] | None = None, env: dict[str, str] | None = None
+        config: dict[str, str] | None = None,
+        env: dict[str, str] | None = None,
+        engine_address: str | None = None,
     ) -> ProviderHost:
-        host = ProviderHost(PROJECT_ROOT, env=clean_env() if env is None else env)
+        host = ProviderHost(
+            PROJECT_ROOT, env=clean_env() if env is None else env, engine_address=engine_address
+        )
         hosts.append(host)
         host.start()
         if config is not None:
@@ -87,3 +94,26 @@ def start_host() -> Iterator[HostFactory]:
 def provider_host(emulator: UseapiEmulator, start_host: HostFactory) -> ProviderHost:
     """A host configured for the emulator, as `pulumi up` would start it."""
     return start_host(stack_config(emulator))
+
+
+@pytest.fixture(autouse=True)
+def _require_cli(request: pytest.FixtureRequest) -> None:
+    """Tests marked `cli` drive the real pulumi CLI. Where Go exists `make test` builds it
+    first, so a missing CLI there is a failure (run `make cli`), never a silent skip; only a
+    machine with neither Go nor a `pulumi` on PATH skips them, and says so."""
+    if request.node.get_closest_marker("cli") is None or PULUMI is not None:
+        return
+    if shutil.which("go") is not None:
+        pytest.fail("Go is here but the pulumi CLI is not built: run `make cli` (or `make test`)")
+    pytest.skip(SKIP_REASON)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """How many tries each interrupted-deploy test ran (tests/acceptance/
+    test_interrupted_deploys.py loops its kill points for as long as its budget lasts)."""
+    module = sys.modules.get("tests.support.interrupt_support")
+    lines = module.summary_lines() if module is not None else []
+    if lines:
+        terminalreporter.write_sep("-", "interrupted deploys")
+        for line in lines:
+            terminalreporter.write_line(line)

@@ -189,6 +189,27 @@ def test_a_failing_update_refresh_and_delete_leak_nothing(
     assert_everything_clean(stack)
 
 
+def test_a_delete_refused_for_running_jobs_or_unreadable_jobs_leaks_nothing(
+    emulator: UseapiEmulator, start_host: HostFactory
+) -> None:
+    config = stack_config(emulator, **{"useapi:drainTimeout": "0", "useapi:maxRetries": "0"})
+    stack = SimulatedStack(lambda cfg: start_host(cfg), config)
+    stack.up(desired_accounts([OPS, RENDER], token=SESSION_TOKEN_SENTINEL))
+    # Whether the jobs are still running or cannot be read, no DELETE goes and nothing leaks.
+    emulator.start_jobs(OPS, 1, seconds=60)
+    emulator.start_jobs(RENDER, 1, seconds=60)
+    busy = stack.destroy()
+    emulator.finish_jobs()
+    emulator.inject("GET", Fault(status=500), times=2, path="/v2/pixverse/scheduler/available")
+    unreadable = stack.destroy()
+
+    assert all("job(s) still running" in error for error in busy.failed.values())
+    assert all("could not be checked" in error for error in unreadable.failed.values())
+    assert set(busy.failed) == set(unreadable.failed) == {OPS, RENDER}
+    assert sorted(emulator.accounts) == [OPS, RENDER]
+    assert_everything_clean(stack)
+
+
 def test_a_wrong_api_token_leaks_neither_token(
     emulator: UseapiEmulator, start_host: HostFactory
 ) -> None:

@@ -1,4 +1,4 @@
-"""A local useapi.net PixVerse accounts API for tests, benchmarks and the offline demo."""
+"""A local useapi.net PixVerse accounts API for tests, benchmarks and the demo stack."""
 
 from .server import MALFORMED, Fault, RawAnswer, RecordedRequest, UseapiEmulator, Variants
 

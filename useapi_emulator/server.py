@@ -1,4 +1,5 @@
-"""A local stand-in for useapi.net's PixVerse v2 accounts API.
+"""A local stand-in for useapi.net's PixVerse v2 accounts API, and its two read-only capacity
+calls: an account's plan (`GET /features?email=`) and the jobs running (`GET /scheduler/...`).
 
 It serves real HTTP on 127.0.0.1 so the client, the provider host and the demo stack are
 exercised over sockets exactly as against the real service: bearer auth (401), body
@@ -7,7 +8,9 @@ the `GET /accounts` map, and masked `password` / `jwt.token` in every answer.
 
 For tests it records every request (bodies kept, but masked in any repr) and can inject
 faults per method: queued statuses (with Retry-After), slow answers, dropped connections,
-plus out-of-band changes (an account deleted, maxJobs changed, a session expired).
+plus out-of-band changes (an account deleted, maxJobs changed, a session expired), a plan per
+account (`set_plan`) and jobs that run on an account for a while (`start_jobs`): a job still
+running when its account is deleted is recorded in `cut_off`, so a test can prove none was.
 
 Where useapi.net's docs leave a behaviour open, `Variants` switches between the forms they
 allow (the path segment taken literally, the 404 body, fields left out, DELETE's answer),
@@ -35,9 +38,12 @@ from email.policy import HTTP
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 API_PREFIX = "/v2/pixverse/accounts"
+FEATURES_PATH = "/v2/pixverse/features"
+SCHEDULER_PATH = "/v2/pixverse/scheduler"
+SCHEDULER_AVAILABLE_PATH = "/v2/pixverse/scheduler/available"
 MASKED_PASSWORD = "…secured…"
 SESSION_SECONDS = 30 * 24 * 3600
 MAX_BODY_BYTES = 1 << 20
@@ -57,9 +63,42 @@ OMITTABLE = frozenset(
         "jwt.ExpireTimeUTC",
         "jwt.Username",
         "jwt.token",
+        # GET /features: the plan fields the fleet reads.
+        "features.plan_name",
+        "features.gen_simultaneously",
+        "features.credit_monthly",
+        "features.credit_daily",
+        "features.credit_package",
+        "features.expired_date",
+        "features.remaining_days",
+        # GET /scheduler/available: the job list, the account list, an account's count.
+        "scheduler.executing",
+        "scheduler.available",
+        "scheduler.available.executing",
     }
 )
 NOT_FOUND_SHAPES = ("json", "text", "empty")
+# What GET /features answers for an email useapi.net has no configuration for (undocumented).
+UNKNOWN_FEATURES_ANSWERS = ("400", "404")
+JOB_ID_KEYS = ("id", "video_id")  # the current docs' key, and the one older pages show
+PLAN_DAYS = 30
+# A plan like the docs' June 2026 sample (Premium, 15,000 credits a month, 12,450 left), with
+# the 8 concurrent generations useapi.net's cost table gives that plan; the payment links are
+# there because the real answer has them, and nothing may ever show them.
+DEFAULT_PLAN: dict[str, Any] = {
+    "plan_name": "Premium - Monthly",
+    "current_plan_type": 2,
+    "gen_simultaneously": 8,
+    "credit_daily": 0,
+    "credit_daily_gift": 60,
+    "credit_monthly": 12450,
+    "credit_monthly_gift": 15000,
+    "credit_package": 0,
+    "price": "60",
+    "invoice_url": "https://stripe.pay.pixverse.ai/emulated-invoice",
+    "stripe_bill_url": "https://stripe.pay.pixverse.ai/emulated-bill",
+    "cancel_updated_at": "0001-01-01T00:00:00Z",
+}
 DELETE_ANSWERS = ("204", "200-json", "200-empty")
 _NUMERIC = re.compile(r"\s*[0-9]{1,3}\s*")
 
@@ -84,6 +123,11 @@ class Variants:
     - `delete_answer`: "204" (no body), "200-json" or "200-empty".
     - `website_404`: paths outside the API get a web server's HTML 404 page, as a mistyped
       `useapi:baseUrl` would.
+    - `unknown_features`: GET /features for an email with no configuration answers "400"
+      (`{"error", "code"}`) or "404" (the API's own 404, in the `not_found` shape).
+    - `job_id_key`: a running job's id under "id" (the docs today) or "video_id" (older pages).
+    - `busy_unlisted`: `available` leaves out accounts with no free slot (as some of
+      useapi.net's scheduler pages describe the list: "accounts with available capacity").
     """
 
     literal_path: bool = False
@@ -91,6 +135,9 @@ class Variants:
     omit: frozenset[str] = frozenset()
     delete_answer: str = "204"
     website_404: bool = False
+    unknown_features: str = "400"
+    job_id_key: str = "id"
+    busy_unlisted: bool = False
 
     def __post_init__(self) -> None:
         unknown = set(self.omit) - OMITTABLE
@@ -98,10 +145,34 @@ class Variants:
             raise ValueError(f"unknown variant: omit {sorted(unknown)}, 404 {self.not_found!r}")
         if self.delete_answer not in DELETE_ANSWERS:
             raise ValueError(f"unknown DELETE answer {self.delete_answer!r}")
+        if self.unknown_features not in UNKNOWN_FEATURES_ANSWERS:
+            raise ValueError(f"unknown GET /features answer {self.unknown_features!r}")
+        if self.job_id_key not in JOB_ID_KEYS:
+            raise ValueError(f"unknown job id key {self.job_id_key!r}")
 
 
-def _iso(epoch: int) -> str:
+def _iso(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+@dataclass
+class RunningJob:
+    """A job running through the API on one account until `ends_at` (time.monotonic())."""
+
+    id: str
+    email: str
+    type: str
+    started: float  # epoch seconds
+    ends_at: float
+
+    def to_json(self, id_key: str) -> dict[str, Any]:
+        elapsed = max(0, int(time.time() - self.started))
+        return {
+            id_key: self.id,
+            "type": self.type,
+            "started": _iso(self.started),
+            "elapsed": f"{elapsed // 60:02d}:{elapsed % 60:02d}",
+        }
 
 
 @dataclass
@@ -113,11 +184,13 @@ class RecordedRequest:
     email: str | None
     authorized: bool
     body: dict[str, Any] | None = field(repr=False, default=None)
+    query: str = ""  # as sent, before any decoding: how a test sees `%2B`
 
     def __repr__(self) -> str:
         keys = sorted(self.body) if isinstance(self.body, dict) else None
+        query = f"?{self.query}" if self.query else ""
         return (
-            f"RecordedRequest({self.method} {self.path}, email={self.email!r}, "
+            f"RecordedRequest({self.method} {self.path}{query}, email={self.email!r}, "
             f"authorized={self.authorized}, body_keys={keys})"
         )
 
@@ -129,11 +202,15 @@ class Fault:
     - `delay`: sleep first (a slow server); combined with anything below.
     - `drop`: hang up before the request is handled (nothing changes on the server).
     - `status` (+ `retry_after`, `body`, `content_type`): answer this instead of handling it.
+    - `answer_after`: handle the request (the change is made), then wait this long before
+      answering: a client cut off meanwhile never learns that its call succeeded.
     - `lose_answer`: handle the request (the change is made), then hang up without answering:
       the case where a client cannot know whether its POST landed.
     - `truncate`: handle it, send the headers and half the body, then hang up.
     - `mutate`: handle it, then answer `mutate(real JSON answer)` (a malformed answer);
       a `bytes` result is sent as is, with `content_type`.
+    - `path`: only for requests whose path starts with it (`SCHEDULER_AVAILABLE_PATH`, say);
+      requests to other paths pass it by.
     """
 
     status: int | None = None
@@ -142,13 +219,15 @@ class Fault:
     drop: bool = False
     body: bytes | None = None
     content_type: str = "application/json"
+    answer_after: float = 0.0
     lose_answer: bool = False
     truncate: bool = False
     mutate: Callable[[Any], Any] | None = None
+    path: str | None = None
 
     @property
     def kind(self) -> str:
-        for name in ("drop", "lose_answer", "truncate"):
+        for name in ("drop", "lose_answer", "truncate", "answer_after"):
             if getattr(self, name):
                 return name
         if self.status is not None:
@@ -267,6 +346,13 @@ class UseapiEmulator:
         # account in `error_accounts` (reason by email) until it is deleted.
         self.subscription_expired = False
         self.error_accounts: dict[str, str] = {}
+        # Plans: fields set per account on top of DEFAULT_PLAN (a None value leaves one out).
+        self.plans: dict[str, dict[str, Any]] = {}
+        self.plan_expires = time.time() + PLAN_DAYS * 86400
+        # Jobs running through the API, and the ids of those cut off by a DELETE of their account.
+        self.jobs: list[RunningJob] = []
+        self.cut_off: list[str] = []
+        self._job_serial = 0
         self.latency = 0.0
         # TCP connections accepted so far: how a test or the benchmark sees keep-alive reuse.
         self.connections_opened = 0
@@ -276,6 +362,10 @@ class UseapiEmulator:
         # (method, status) of every answer sent, injected faults included, in order; a request
         # hung up on without a status line is recorded as None.
         self.answers: list[tuple[str, int | None]] = []
+        # The method of every request as it arrived, before any delay or fault. One counted here
+        # and not yet in `requests` is in flight: how a test times a kill between a client
+        # sending a call and the change being made.
+        self.arrivals: list[str] = []
         self._lock = threading.RLock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -331,6 +421,12 @@ class UseapiEmulator:
         with self._lock:
             self.requests.clear()
             self.answers.clear()
+            self.arrivals.clear()
+
+    def arrived(self, method: str | None = None) -> int:
+        """Requests that reached the emulator so far, answered or not."""
+        with self._lock:
+            return sum(1 for m in self.arrivals if method is None or m == method)
 
     def statuses(self, method: str | None = None) -> list[int | None]:
         """What the server answered, in order: each status (None: hung up without one)."""
@@ -343,11 +439,14 @@ class UseapiEmulator:
 
     # -- fault injection ---------------------------------------------------------------------
 
-    def inject(self, method: str, fault: Fault, times: int = 1) -> None:
-        """Queue `fault` for the next `times` requests of `method` ("*" for every method)."""
+    def inject(self, method: str, fault: Fault, times: int = 1, path: str | None = None) -> None:
+        """Queue `fault` for the next `times` requests of `method` ("*" for every method),
+        or with `path`, for the next ones to a path starting with it."""
         with self._lock:
             for m in ALL_METHODS if method == "*" else (method.upper(),):
-                self._faults[m].extend(Fault(**fault.__dict__) for _ in range(times))
+                self._faults[m].extend(
+                    Fault(**{**fault.__dict__, "path": path or fault.path}) for _ in range(times)
+                )
 
     def fail_next(
         self, method: str, status: int, times: int = 1, retry_after: str | None = None
@@ -389,9 +488,10 @@ class UseapiEmulator:
 
     def _next_fault(self, method: str, path: str) -> Fault | None:
         with self._lock:
-            queue = self._faults.get(method)
-            fault = queue.popleft() if queue else None
+            queue = self._faults.get(method) or deque()
+            fault = next((f for f in queue if f.path is None or path.startswith(f.path)), None)
             if fault is not None:
+                queue.remove(fault)
                 self.faults_served.append((method, path, fault.kind))
             return fault
 
@@ -417,6 +517,53 @@ class UseapiEmulator:
         if self.state_path is not None:
             _save_accounts(self.state_path, self.accounts)
 
+    # -- plans and running jobs -----------------------------------------------------------------
+
+    def set_plan(self, email: str, **fields: Any) -> None:
+        """The account's plan: `fields` on top of DEFAULT_PLAN (None leaves a field out)."""
+        with self._lock:
+            self.plans.setdefault(email, {}).update(fields)
+
+    def plan_json(self, email: str) -> dict[str, Any]:
+        """GET /features' answer for the account, before any `Variants.omit`."""
+        with self._lock:
+            plan: dict[str, Any] = {
+                **DEFAULT_PLAN,
+                "expired_date": _iso(self.plan_expires).replace(".000Z", "Z"),
+                "billing_renewal_date": _iso(self.plan_expires).replace(".000Z", "Z"),
+                "remaining_days": PLAN_DAYS,
+                **self.plans.get(email, {}),
+            }
+        return {key: value for key, value in plan.items() if value is not None}
+
+    def start_jobs(
+        self, email: str, count: int = 1, seconds: float = 5.0, kind: str = "video"
+    ) -> list[str]:
+        """Jobs on the account for `seconds` from now, as if routed to it by useapi.net."""
+        digest = hashlib.sha256(email.encode()).digest()
+        user_id = int.from_bytes(digest[4:8], "big") % 100_000_000
+        started, ends_at = time.time(), time.monotonic() + seconds
+        ids = []
+        with self._lock:
+            for _ in range(count):
+                self._job_serial += 1
+                job_id = f"user:{user_id}-pixverse:{email}-{kind}:{self._job_serial}"
+                self.jobs.append(RunningJob(job_id, email, kind, started, ends_at))
+                ids.append(job_id)
+        return ids
+
+    def finish_jobs(self, email: str | None = None) -> None:
+        """End the account's running jobs now (every account's without an email)."""
+        with self._lock:
+            self.jobs = [j for j in self.jobs if email is not None and j.email != email]
+
+    def running(self, email: str | None = None) -> list[RunningJob]:
+        """The jobs still running (on one account, or on all); ended ones are dropped."""
+        now = time.monotonic()
+        with self._lock:
+            self.jobs = [job for job in self.jobs if job.ends_at > now]
+            return [job for job in self.jobs if email is None or job.email == email]
+
     def reject_login(self, email: str) -> None:
         """Make PixVerse refuse this account's login, as for a wrong password."""
         with self._lock:
@@ -430,7 +577,9 @@ class UseapiEmulator:
 
     # -- the API ------------------------------------------------------------------------------
 
-    def handle(self, method: str, path: str, authorized: bool, body: Any) -> tuple[int, Any]:
+    def handle(
+        self, method: str, path: str, authorized: bool, body: Any, query: str = ""
+    ) -> tuple[int, Any]:
         """The API's answer as (status, JSON body, RawAnswer or None)."""
         variants = self.variants
         if variants.website_404 and not path.startswith("/v2/pixverse/"):
@@ -439,10 +588,21 @@ class UseapiEmulator:
         if path.startswith(API_PREFIX + "/"):
             segment = path[len(API_PREFIX) + 1 :]
             email = segment if variants.literal_path else unquote(segment)
+        route = path.rstrip("/")
+        capacity_call = route in (FEATURES_PATH, SCHEDULER_PATH, SCHEDULER_AVAILABLE_PATH)
+        if route == FEATURES_PATH:
+            # A query string decodes as a form does: `+` is a space unless sent as `%2B`.
+            emails = parse_qs(query).get("email")
+            email = emails[0] if emails else None
         with self._lock:
             self.requests.append(
                 RecordedRequest(
-                    method, path, email, authorized, body if isinstance(body, dict) else None
+                    method,
+                    path,
+                    email,
+                    authorized,
+                    body if isinstance(body, dict) else None,
+                    query,
                 )
             )
             if self.request_log is not None:
@@ -452,6 +612,12 @@ class UseapiEmulator:
             return 401, {"error": "Unauthorized", "code": 401}
         if self.subscription_expired:
             return 402, {"error": SUBSCRIPTION_EXPIRED_ERROR, "code": 402}
+        if capacity_call:
+            if method != "GET":
+                return 405, {"error": f"Method {method} not allowed", "code": 405}
+            if route == FEATURES_PATH:
+                return self._features(email)
+            return self._scheduler(available=route == SCHEDULER_AVAILABLE_PATH)
         if path.rstrip("/") == API_PREFIX:
             if method != "GET":
                 return 405, {"error": f"Method {method} not allowed", "code": 405}
@@ -492,11 +658,64 @@ class UseapiEmulator:
                 return self._not_found(f"PixVerse account {email} not found")
             return 200, account.to_json(self.variants.omit)
 
+    def _features(self, email: str | None) -> tuple[int, Any]:
+        """The plan of `email`; without one, of the only account (the docs: `email` is
+        optional with one account configured, required with several)."""
+        with self._lock:
+            if email is None:
+                if len(self.accounts) != 1:
+                    return 400, {
+                        "error": "Parameter email is required when more than one account "
+                        "is configured",
+                        "code": 400,
+                    }
+                email = next(iter(self.accounts))
+            if email not in self.accounts:
+                error = f"PixVerse account {email} is not configured"
+                if self.variants.unknown_features == "404":
+                    return self._not_found(error)
+                return 400, {"error": error, "code": 400}
+            reason = self.error_accounts.get(email)
+            if reason is not None:
+                return 596, {"error": f"Account {email} in error state: {reason}", "code": 596}
+            omit = self.variants.omit
+        plan = self.plan_json(email)
+        return 200, {k: v for k, v in plan.items() if f"features.{k}" not in omit}
+
+    def _scheduler(self, available: bool) -> tuple[int, Any]:
+        """GET /scheduler/ (the running jobs) or /scheduler/available (and each account's load)."""
+        variants = self.variants
+        running = self.running()
+        jobs = [job.to_json(variants.job_id_key) for job in running]
+        if not available:
+            return 200, jobs
+        loads = []
+        with self._lock:
+            accounts = sorted(self.accounts.items())
+        for email, account in accounts:
+            executing = sum(1 for job in running if job.email == email)
+            free = max(0, account.max_jobs - executing)
+            if variants.busy_unlisted and free == 0:
+                continue
+            load = {"email": email, "maxJobs": account.max_jobs, "executing": executing}
+            if "scheduler.available.executing" in variants.omit:
+                load.pop("executing")
+            loads.append({**load, "available": free})
+        answer: dict[str, Any] = {"executing": jobs, "available": loads}
+        for key in ("executing", "available"):
+            if f"scheduler.{key}" in variants.omit:
+                answer.pop(key)
+        return 200, answer
+
     def _delete(self, email: str) -> tuple[int, Any]:
         with self._lock:
             if self.accounts.pop(email, None) is None:
                 return self._not_found(f"PixVerse account {email} not found")
             self.error_accounts.pop(email, None)
+            # What becomes of them on useapi.net is not documented: here they are cut off.
+            now = time.monotonic()
+            self.cut_off += [j.id for j in self.jobs if j.email == email and j.ends_at > now]
+            self.jobs = [j for j in self.jobs if j.email != email]
             self._persist()
             remaining = len(self.accounts)
         answer = self.variants.delete_answer
@@ -643,10 +862,16 @@ def _make_handler(emulator: UseapiEmulator) -> type[BaseHTTPRequestHandler]:
         def _dispatch(self) -> None:
             self._status_sent = False
             method = self.command
+            with emulator._lock:
+                emulator.arrivals.append(method)
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(min(length, MAX_BODY_BYTES)) if length else b""
             # A request through a forward proxy names the absolute URL: keep only its path.
-            path = urlsplit(self.path).path if "://" in self.path else self.path.split("?", 1)[0]
+            if "://" in self.path:
+                parts = urlsplit(self.path)
+                path, query = parts.path, parts.query
+            else:
+                path, _, query = self.path.partition("?")
             fault = emulator._next_fault(method, path)
             delay = emulator.latency + (fault.delay if fault else 0.0)
             if delay:
@@ -668,7 +893,7 @@ def _make_handler(emulator: UseapiEmulator) -> type[BaseHTTPRequestHandler]:
                 return
             parsed = _parse_body(self.headers.get("Content-Type", ""), raw)
             authorized = self.headers.get("Authorization") == f"Bearer {emulator.token}"
-            status, answer = emulator.handle(method, path, authorized, parsed)
+            status, answer = emulator.handle(method, path, authorized, parsed, query)
             content_type = "application/json"
             if isinstance(answer, RawAnswer):
                 content_type = answer.content_type
@@ -680,6 +905,8 @@ def _make_handler(emulator: UseapiEmulator) -> type[BaseHTTPRequestHandler]:
                 payload = answer
             else:
                 payload = b"" if answer is None else json.dumps(answer).encode()
+            if fault and fault.answer_after:
+                time.sleep(fault.answer_after)
             if fault and fault.lose_answer:
                 self._hang_up()
                 return

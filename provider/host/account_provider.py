@@ -26,8 +26,8 @@ from pulumi.dynamic import (
 from pulumi.output import Unknown
 from pulumi.runtime import rpc
 
-from . import account_cache, validation
-from .settings import BASE_URL, MAX_RETRIES, TIMEOUT, TOKEN, ProviderSettings, resolve_settings
+from . import account_cache, drain, engine_watch, validation
+from .settings import ALL_SETTINGS, ProviderSettings, resolve_settings
 from .useapi.answers import UseapiError  # no HTTP stack: the client still loads lazily
 
 if TYPE_CHECKING:
@@ -43,7 +43,7 @@ JWT = "jwt"
 INPUTS = (EMAIL, PASSWORD, MAX_JOBS, TOKEN_PROP)
 SECRET_PROPS = (PASSWORD, TOKEN_PROP)
 UPDATABLE = (PASSWORD, MAX_JOBS, TOKEN_PROP)
-CONFIG_KEYS = (TOKEN.key, BASE_URL.key, TIMEOUT.key, MAX_RETRIES.key)
+CONFIG_KEYS = tuple(setting.key for setting in ALL_SETTINGS)
 
 
 def _is_unknown(value: Any) -> bool:
@@ -102,6 +102,7 @@ class PixVerseAccountProvider(ResourceProvider):
 
     def configure(self, req: ConfigureRequest) -> None:
         """Keep only our keys of the stack config; the client is built on first use."""
+        engine_watch.watch_engine()  # once per host: end it when its engine is gone
         config = {key: req.config.get(key) for key in CONFIG_KEYS}
         with self._lock:
             self._config = {key: value for key, value in config.items() if value is not None}
@@ -254,9 +255,18 @@ class PixVerseAccountProvider(ResourceProvider):
     # -- delete -------------------------------------------------------------------------------
 
     def delete(self, id_: str, _props: dict[str, Any]) -> None:
-        """404 counts as already deleted."""
+        """Waits for the account's running jobs first (see `drain`); 404 counts as already
+        deleted. Past `useapi:drainTimeout` nothing is sent and the account stays in state."""
+        client = self.client()
+        settings = client.settings
+        drain.wait_for_jobs(
+            client,
+            id_,
+            timeout=settings.drain_timeout,
+            interval=settings.drain_poll_interval,
+        )
         try:
-            self.client().delete_account(id_)
+            client.delete_account(id_)
         finally:
             account_cache.invalidate_all()
 

@@ -24,6 +24,17 @@ MAX_RETRIES_LIMIT = 20
 # An hour per attempt is already more than any pipeline waits; beyond about 1e9 s the socket
 # layer cannot even represent the timeout and fails with an OverflowError mid-request.
 MAX_TIMEOUT = 3600.0
+# How long a delete waits for the account's running jobs. A PixVerse video takes minutes (the
+# docs' own sample shows one still running at 3:57), so ten minutes lets the jobs in flight
+# finish, while a deploy still ends well inside its job's timeout (30 minutes in deploy.yml).
+# A waiting delete holds one of the provider host's four workers for that long.
+DEFAULT_DRAIN_TIMEOUT = 600.0
+# A day: a deploy that waits longer than that for one account is better failed and retried.
+MAX_DRAIN_TIMEOUT = 86400.0
+# Between two looks at the running jobs: a job takes minutes, so looking every ten seconds
+# costs at most 61 GETs per waiting delete and ends the wait within ten seconds of the last job.
+DEFAULT_DRAIN_POLL_INTERVAL = 10.0
+MAX_DRAIN_POLL_INTERVAL = 300.0
 
 
 class SettingsError(ValueError):
@@ -42,6 +53,11 @@ TOKEN = Setting("useapi:token", "USEAPI_TOKEN")
 BASE_URL = Setting("useapi:baseUrl", "USEAPI_BASE_URL")
 TIMEOUT = Setting("useapi:timeout", "USEAPI_TIMEOUT")
 MAX_RETRIES = Setting("useapi:maxRetries", "USEAPI_MAX_RETRIES")
+DRAIN_TIMEOUT = Setting("useapi:drainTimeout", "USEAPI_DRAIN_TIMEOUT")
+DRAIN_POLL_INTERVAL = Setting("useapi:drainPollInterval", "USEAPI_DRAIN_POLL_INTERVAL")
+# Every setting, in the order the README lists them: what `configure` keeps of the stack
+# config, and what a command-line tool reads from a stack file.
+ALL_SETTINGS = (TOKEN, BASE_URL, TIMEOUT, MAX_RETRIES, DRAIN_TIMEOUT, DRAIN_POLL_INTERVAL)
 
 
 @dataclass(frozen=True)
@@ -52,6 +68,8 @@ class ProviderSettings:
     base_url: str = DEFAULT_BASE_URL
     timeout: float = DEFAULT_TIMEOUT
     max_retries: int = DEFAULT_MAX_RETRIES
+    drain_timeout: float = DEFAULT_DRAIN_TIMEOUT
+    drain_poll_interval: float = DEFAULT_DRAIN_POLL_INTERVAL
 
 
 def _raw(setting: Setting, config: Mapping[str, Any], environ: Mapping[str, str]) -> str | None:
@@ -98,6 +116,26 @@ def _parse_max_retries(raw: str | None) -> int:
     return int(value)
 
 
+def _parse_seconds(
+    setting: Setting, raw: str | None, default: float, limit: float, *, zero_ok: bool
+) -> float:
+    """A number of seconds in (0, limit], or [0, limit] where 0 means something (no wait)."""
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    low_ok = value >= 0 if zero_ok else value > 0
+    if not math.isfinite(value) or not low_ok or value > limit:
+        lowest = "0 (no wait)" if zero_ok else "a positive number"
+        raise SettingsError(
+            f"{_where(setting)} must be a number of seconds from {lowest} up to {limit:g}, "
+            f"got {describe(raw)}"
+        )
+    return value
+
+
 def _parse_base_url(raw: str | None) -> str:
     if raw is None:
         return DEFAULT_BASE_URL
@@ -119,4 +157,18 @@ def resolve_settings(config: Mapping[str, Any], environ: Mapping[str, str]) -> P
         base_url=_parse_base_url(_raw(BASE_URL, config, environ)),
         timeout=_parse_timeout(_raw(TIMEOUT, config, environ)),
         max_retries=_parse_max_retries(_raw(MAX_RETRIES, config, environ)),
+        drain_timeout=_parse_seconds(
+            DRAIN_TIMEOUT,
+            _raw(DRAIN_TIMEOUT, config, environ),
+            DEFAULT_DRAIN_TIMEOUT,
+            MAX_DRAIN_TIMEOUT,
+            zero_ok=True,
+        ),
+        drain_poll_interval=_parse_seconds(
+            DRAIN_POLL_INTERVAL,
+            _raw(DRAIN_POLL_INTERVAL, config, environ),
+            DEFAULT_DRAIN_POLL_INTERVAL,
+            MAX_DRAIN_POLL_INTERVAL,
+            zero_ok=False,
+        ),
     )

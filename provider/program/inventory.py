@@ -23,6 +23,7 @@ PASSWORDS_KEY = f"{PROJECT}:passwords"
 TOKENS_KEY = f"{PROJECT}:tokens"
 WARN_DAYS_KEY = f"{PROJECT}:jwtWarnDays"
 FAIL_ON_EXPIRED_KEY = f"{PROJECT}:failOnExpiredSession"
+MIN_CREDITS_KEY = f"{PROJECT}:minCredits"
 DEFAULT_WARN_DAYS = 7
 ENTRY_KEYS = frozenset({"maxJobs"})
 
@@ -179,6 +180,27 @@ def parse_warn_days(raw: Any) -> float:
     if isinstance(raw, bool) or not math.isfinite(days) or days < 0:
         raise InventoryError([f"`{WARN_DAYS_KEY}` must be a number of days >= 0, got {raw!r}"])
     return days
+
+
+def parse_min_credits(raw: Any) -> int | None:
+    """`pixverse-accounts:minCredits`: a whole number of credits >= 0, or None (no check).
+
+    Config arrives as text (`"500"`); `500.0` is whole and accepted, `1.5`, `-1`, `true` and
+    `many` are refused, naming the key, before any API call.
+    """
+    if raw is None or raw == "":
+        return None
+    try:
+        credits = float(raw)
+    except (TypeError, ValueError):
+        credits = math.nan
+    if isinstance(raw, bool) or not math.isfinite(credits) or credits < 0:
+        credits = math.nan
+    if math.isnan(credits) or not credits.is_integer():
+        raise InventoryError(
+            [f"`{MIN_CREDITS_KEY}` must be a whole number of credits >= 0, got {raw!r}"]
+        )
+    return int(credits)
 
 
 def parse_fail_on_expired(raw: Any) -> bool:

@@ -21,6 +21,7 @@ from ruamel.yaml import YAML
 from ..host import validation
 from ..host.useapi.client import Account
 from ..program.inventory import ACCOUNTS_KEY, set_password_command
+from .stack_file import CONFIG, namespaced
 
 
 @dataclass(frozen=True)
@@ -79,3 +80,52 @@ def inventory_snippet(new: Mapping[str, int], indent: int = 2) -> str:
 def password_commands(emails: Iterable[str], stack: str) -> list[str]:
     """One exact command per adopted account; each prompts for the password."""
     return [set_password_command(email, stack) for email in emails]
+
+
+def _accounts_key(config: Mapping[Any, Any]) -> Any:
+    """The inventory's key as the file spells it (`accounts` or `pixverse-accounts:accounts`)."""
+    for key in config:
+        if namespaced(str(key)) == ACCOUNTS_KEY:
+            return key
+    return ACCOUNTS_KEY
+
+
+def merge_damage(before: Any, after: Any, added: Mapping[str, int]) -> list[str]:
+    """What a merge did besides adding `added`, read as plain data (what Pulumi will read):
+    one line per existing entry or setting that it lost or changed. Empty when the merged
+    file is exactly the old one plus the new entries.
+
+    The stack file is the team's record of who gets how many jobs; a writer that dropped or
+    rewrote an entry would be applied by the next `pulumi up` as a delete or an update, so
+    such a merge must never be saved.
+    """
+    old = dict(before) if isinstance(before, Mapping) else {}
+    new = dict(after) if isinstance(after, Mapping) else {}
+    old_config = dict(old.pop(CONFIG, None) or {})
+    new_config = dict(new.pop(CONFIG, None) or {})
+    key = _accounts_key(old_config)
+    old_accounts = dict(old_config.pop(key, None) or {})
+    new_accounts = new_config.pop(key, None)
+    new_accounts = dict(new_accounts) if isinstance(new_accounts, Mapping) else {}
+    damage = [
+        f"{email}: {'lost' if email not in new_accounts else 'changed'}"
+        for email, entry in old_accounts.items()
+        if new_accounts.get(email, object()) != entry
+    ]
+    expected = {**old_accounts, **{email: {"maxJobs": jobs} for email, jobs in added.items()}}
+    damage += [
+        f"{email}: added, though useapi.net did not list it"
+        for email in new_accounts
+        if email not in expected
+    ]
+    damage += [
+        f"{email}: not added as useapi.net has it"
+        for email in added
+        if email not in old_accounts and new_accounts.get(email) != expected[email]
+    ]
+    for setting in sorted({*old_config, *new_config}, key=str):
+        if old_config.get(setting, object()) != new_config.get(setting, object()):
+            damage.append(f"`{setting}`: {'lost' if setting not in new_config else 'changed'}")
+    if old != new:
+        damage.append("the keys outside `config:` changed")
+    return damage

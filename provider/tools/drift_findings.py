@@ -3,8 +3,10 @@
 `pulumi preview --refresh --expect-no-changes` decides whether the fleet matches the stack,
 but says so in resource steps. An on-call engineer wants one line per account saying what
 changed: `maxJobs 5→1`, `deleted`, `session expired at …`. An expired session is no change
-to Pulumi at all (the session is an output), so only this check catches it. Pure: the live
-list, the last applied outputs and the clock are arguments.
+to Pulumi at all (the session is an output), so only this check catches it. Nor is an account
+sent more jobs than its PixVerse plan runs at once (`plan_findings`): that too is drift here,
+with credits running low and a plan about to lapse as warnings. Pure: the live list, the
+plans, the last applied outputs and the clock are arguments.
 """
 
 from __future__ import annotations
@@ -14,9 +16,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from ..host.useapi.client import Account
+from ..host.useapi.client import Account, Plan
 from ..program.inventory import DesiredAccount
 from ..program.sessions import MAX_JOBS_OUT, is_expired, session_warning, stamp
+from .plan_findings import over_plan, plan_warnings
 
 
 @dataclass(frozen=True)
@@ -59,9 +62,12 @@ def find_drift(
     applied: Mapping[str, Any] | None,
     now: datetime,
     warn_days: float,
+    plans: Mapping[str, Plan] | None = None,
+    min_credits: int | None = None,
 ) -> DriftFindings:
     """`applied` is the last `accounts` output (None when unknown): it tells an account deleted
-    on useapi.net from one declared but never created."""
+    on useapi.net from one declared but never created. `plans` (email → plan, for the accounts
+    whose plan was read) adds "over the plan" to an account's line and its plan warnings."""
     findings = DriftFindings()
     declared_emails: set[str] = set()
     for desired in sorted(declared, key=lambda account: account.email):
@@ -81,6 +87,14 @@ def find_drift(
             what.append(f"session expired at {stamp(expiry)} (check the account's password)")
         elif (warning := session_warning(email, jwt, now, warn_days)) is not None:
             findings.warnings.append(warning)
+        plan = (plans or {}).get(email)
+        if plan is not None:
+            # The larger of the stack's and useapi.net's: either is what jobs are routed by
+            # now or after the next `pulumi up`.
+            over = over_plan(max(desired.max_jobs, account.max_jobs or 0), plan)
+            if over is not None:
+                what.append(over)
+            findings.warnings.extend(plan_warnings(email, plan, now, warn_days, min_credits))
         if what:
             findings.drifted.append(f"{email}: {'; '.join(what)}")
     for email in sorted(set(live) - declared_emails):

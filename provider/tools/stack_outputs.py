@@ -1,5 +1,5 @@
-"""The stack's outputs as `pulumi stack output --json` prints them (and the offline engine's
-`output`): `accounts` (email → {Username, ExpireTimeUTC, maxJobs}) and `totalMaxJobs`.
+"""The stack's outputs as `pulumi stack output --json` prints them: `accounts`
+(email → {Username, ExpireTimeUTC, maxJobs}) and `totalMaxJobs`.
 
 The report and the drift check read them from a file or stdin. A stack that was never
 applied prints `{}`; a row can be `"[unknown]"` or `"[secret]"` (a preview, a masked value):

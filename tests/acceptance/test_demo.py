@@ -1,5 +1,7 @@
-"""`make up` / `make destroy` as a newcomer runs them: the launcher starts the emulator with a
-state file, runs the demo stack (offline engine here), and stops the emulator every time."""
+"""`make up`, `make drift`, `make destroy` as a newcomer types them in a fresh clone: the real
+`pulumi` on the demo stack, the bundled emulator started and always stopped, nothing secret
+committed or printed. And what `make up` does where there is no CLI: build it where Go exists,
+else stop before touching anything and say how to install it."""
 
 from __future__ import annotations
 
@@ -7,28 +9,48 @@ import json
 import os
 import re
 import socket
+import stat
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from tests.support.stack_support import env_without_pulumi_settings, link_project
-from useapi_emulator import UseapiEmulator
+from tests.support.cli_support import TOOLS_BIN, env_without_pulumi_settings, link_project
 
-RUN_TIMEOUT = 90
+pytestmark = pytest.mark.cli
+
+OPS, RENDER, BATCH = "ops@example.com", "render@example.com", "batch@example.com"
+RUN_TIMEOUT = 240
 
 
-def demo(
-    project: Path, operation: str, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    """The launcher as `make <operation>` runs it: offline unless an `env` (from `fake_pulumi`)
-    puts a `pulumi` on PATH."""
-    offline = ["--offline"] if env is None else []
+def clone_env(tmp_path: Path, *, with_cli: bool = True) -> dict[str, str]:
+    """The environment `make` runs in; the built CLI first on PATH unless `with_cli` is off,
+    in which case PATH keeps no `pulumi` and no `go` either."""
+    env = env_without_pulumi_settings()
+    env.update(
+        PULUMI_HOME=str(tmp_path / "home"),
+        PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION="true",
+        # The demo must ignore a real backend and passphrase the caller exported.
+        PULUMI_BACKEND_URL="https://api.pulumi.example/my-real-org",
+        PULUMI_CONFIG_PASSPHRASE="my-real-passphrase",
+    )
+    if with_cli:
+        env["PATH"] = f"{TOOLS_BIN}{os.pathsep}{env.get('PATH', '')}"
+    else:
+        env["PATH"] = os.pathsep.join(
+            part
+            for part in env.get("PATH", "").split(os.pathsep)
+            if part and not any((Path(part) / tool).exists() for tool in ("pulumi", "go"))
+        )
+    return env
+
+
+def run(clone: Path, env: dict[str, str], *command: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "localengine.demo", operation, *offline],
-        cwd=project,
-        env=env_without_pulumi_settings() if env is None else env,
+        command,
+        cwd=clone,
+        env=env,
         capture_output=True,
         text=True,
         timeout=RUN_TIMEOUT,
@@ -36,13 +58,12 @@ def demo(
     )
 
 
-@pytest.fixture
-def project(tmp_path: Path) -> Path:
-    return link_project(tmp_path / "project")
+def make(clone: Path, env: dict[str, str], target: str) -> subprocess.CompletedProcess[str]:
+    return run(clone, env, "make", "--no-print-directory", target)
 
 
 def assert_emulator_stopped(output: str) -> None:
-    """The launcher prints the emulator's URL; once it has returned, nothing listens there."""
+    """The demo prints the emulator's URL; once it has returned, nothing listens there."""
     match = re.search(r"useapi.net emulator: http://127\.0\.0\.1:(\d+)/v2", output)
     assert match, output
     with socket.socket() as probe:
@@ -50,151 +71,157 @@ def assert_emulator_stopped(output: str) -> None:
         assert probe.connect_ex(("127.0.0.1", int(match.group(1)))) != 0
 
 
-def test_make_up_twice_then_destroy(project: Path) -> None:
-    first = demo(project, "up")
-    assert first.returncode == 0, first.stdout + first.stderr
-    assert "+ 3 created" in first.stdout
-    assert "totalMaxJobs: 10" in first.stdout
+def emulated(clone: Path) -> dict[str, int]:
+    """The demo emulator's accounts as it saved them (none: it never saved any)."""
+    path = clone / ".demo" / "emulator.json"
+    saved = json.loads(path.read_text()) if path.exists() else {"accounts": []}
+    return {account["email"]: account["maxJobs"] for account in saved["accounts"]}
 
-    second = demo(project, "up")
-    assert second.returncode == 0, second.stdout + second.stderr
-    assert "3 unchanged" in second.stdout
-    assert "(no changes)" in second.stdout
 
-    # The emulator kept the accounts between its two lives, without any secret.
-    saved = json.loads((project / ".demo" / "emulator.json").read_text())
-    assert sorted(a["email"] for a in saved["accounts"]) == [
-        "batch@example.com",
-        "ops@example.com",
-        "render@example.com",
+@pytest.fixture
+def clone(tmp_path: Path) -> Path:
+    return link_project(tmp_path / "clone")
+
+
+@pytest.mark.timeout(300)
+def test_make_up_twice_from_a_fresh_clone_then_drift_then_destroy(
+    clone: Path, tmp_path: Path
+) -> None:
+    env = clone_env(tmp_path)
+    committed = (clone / "stacks" / "Pulumi.demo.yaml").read_bytes()
+
+    up = make(clone, env, "up")
+    assert up.returncode == 0, up.stdout + up.stderr
+    assert re.search(r"\+ 4 created", up.stdout), up.stdout  # three accounts and the stack
+    assert emulated(clone) == {OPS: 3, RENDER: 5, BATCH: 2}
+    report = up.stdout[up.stdout.index("### PixVerse fleet") :]
+    assert up.stdout.index("Outputs:") < up.stdout.index("### PixVerse fleet")
+    assert "| render@example.com | render | " in report
+    # The live report: each account's plan, credits and running jobs, read from the emulator.
+    assert "| 5 | Premium - Monthly | " in report and "| 8 | 12450 | 0 |" in report
+    assert "| **Fleet total** | 3 accounts | | **10** | | | | **37350** | **0** |" in report
+    assert "**Capacity the plans allow:** 10 of 10 maxJobs at once" in report
+    assert "Needs attention" not in report and "Not read live" not in report
+    # The demo used its own file backend, not the one the caller exported.
+    assert (clone / ".pulumi-state" / ".pulumi" / "stacks" / "pixverse-accounts").is_dir()
+
+    again = make(clone, env, "up")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "4 unchanged" in again.stdout
+    planned = run(clone, env, sys.executable, "-m", "demo", "preview", "--", "--expect-no-changes")
+    assert planned.returncode == 0, planned.stdout + planned.stderr
+
+    clean = make(clone, env, "drift")
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    assert "no drift: the 3 account(s) of Pulumi.demo.yaml match useapi.net" in clean.stdout
+
+    # Someone used the dashboard: the emulator keeps its accounts in .demo/emulator.json.
+    state_path = clone / ".demo" / "emulator.json"
+    state = json.loads(state_path.read_text())
+    for account in state["accounts"]:
+        if account["email"] == RENDER:
+            account["maxJobs"] = 1
+    state["accounts"] = [a for a in state["accounts"] if a["email"] != BATCH]
+    state_path.write_text(json.dumps(state))
+    drifted = make(clone, env, "drift")
+    assert drifted.returncode != 0
+    assert sorted(line for line in drifted.stdout.splitlines() if line.startswith("drift: ")) == [
+        "drift: batch@example.com: deleted on useapi.net: `pulumi up` creates it again",
+        "drift: render@example.com: maxJobs 5→1 (changed on useapi.net; "
+        "`pulumi up` sets it back to 5)",
     ]
-    passwords = json.loads((project / ".demo" / "secret-config.json").read_text())
-    for password in passwords["pixverse-accounts:passwords"].values():
-        assert password not in (project / ".demo" / "emulator.json").read_text()
-        assert password not in first.stdout + second.stdout
-    assert os.stat(project / ".demo" / "secret-config.json").st_mode & 0o077 == 0
 
-    destroyed = demo(project, "destroy")
+    destroyed = make(clone, env, "destroy")
     assert destroyed.returncode == 0, destroyed.stdout + destroyed.stderr
-    assert "- 3 deleted" in destroyed.stdout
-    assert json.loads((project / ".demo" / "emulator.json").read_text())["accounts"] == []
+    assert emulated(clone) == {}
 
-    for run in (first, second, destroyed):
-        assert_emulator_stopped(run.stdout)
+    # Nothing secret committed, printed or stored in the clear; the secrets file is private.
+    assert (clone / "stacks" / "Pulumi.demo.yaml").read_bytes() == committed
+    passwords = json.loads((clone / ".demo" / "passwords.json").read_text())
+    assert sorted(passwords) == sorted([OPS, RENDER, BATCH])
+    token = (clone / ".demo" / "useapi-token").read_text().strip()
+    printed = "".join(r.stdout + r.stderr for r in (up, again, planned, clean, drifted, destroyed))
+    working = (clone / ".demo" / "Pulumi.demo.yaml").read_text()
+    for secret in (*passwords.values(), token):
+        assert secret not in printed
+        assert secret not in state_path.read_text() and secret not in working
+    for private in ("passwords.json", "useapi-token", "Pulumi.demo.yaml"):
+        assert stat.S_IMODE(os.stat(clone / ".demo" / private).st_mode) == 0o600
+    for result in (up, again, planned, clean, drifted, destroyed):
+        assert_emulator_stopped(result.stdout)
 
 
-def test_a_failing_stack_still_stops_the_emulator(project: Path) -> None:
-    stack_file = project / "stacks" / "Pulumi.demo.yaml"
+@pytest.mark.timeout(180)
+def test_a_failing_demo_stack_names_the_problem_and_still_stops_the_emulator(
+    clone: Path, tmp_path: Path
+) -> None:
+    stack_file = clone / "stacks" / "Pulumi.demo.yaml"
     stack_file.write_text(stack_file.read_text().replace("maxJobs: 3", "maxJobs: 9"))
-
-    failed = demo(project, "up")
-
+    failed = make(clone, clone_env(tmp_path), "up")
     assert failed.returncode != 0
-    assert "ops@example.com: maxJobs must be an integer from 1 to 8, got 9" in failed.stderr
+    assert f"{OPS}: maxJobs must be an integer from 1 to 8, got 9" in failed.stdout
     assert_emulator_stopped(failed.stdout)
-    assert not (project / ".demo" / "emulator.json").exists(), "nothing reached the emulator"
+    assert emulated(clone) == {}, "nothing reached the emulator"
 
 
-def test_without_the_cli_the_launcher_says_how_to_install_it(project: Path) -> None:
-    env = env_without_pulumi_settings()
-    env["PATH"] = os.pathsep.join(
-        p for p in env.get("PATH", "").split(os.pathsep) if not (Path(p) / "pulumi").exists()
-    )
-    completed = subprocess.run(
-        [sys.executable, "-m", "localengine.demo", "preview"],
-        cwd=project,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=RUN_TIMEOUT,
-        check=False,
-    )
-    assert completed.returncode == 0, completed.stdout + completed.stderr
-    assert "pulumi CLI is not here" in completed.stdout
-    assert "make cli" in completed.stdout
-    assert "+ 3 to create" in completed.stdout
+@pytest.mark.timeout(60)
+def test_without_a_cli_or_go_make_up_stops_before_touching_anything(
+    clone: Path, tmp_path: Path
+) -> None:
+    before = sorted(path.name for path in clone.iterdir())
+    failed = make(clone, clone_env(tmp_path, with_cli=False), "up")
+    assert failed.returncode != 0
+    assert "the pulumi CLI is not installed" in failed.stderr
+    assert "3.139.0" in failed.stderr and "make cli" in failed.stderr
+    assert "curl -fsSL https://get.pulumi.com | sh" in failed.stderr
+    assert sorted(path.name for path in clone.iterdir()) == before  # no .demo/, no state
 
 
-def test_the_emulator_state_file_survives_a_restart(tmp_path: Path) -> None:
-    state = tmp_path / "emulator.json"
-    with UseapiEmulator(token="t", state_path=state) as first:
-        first.handle(
-            "POST",
-            "/v2/pixverse/accounts/ops@example.com",
-            True,
-            {"email": "ops@example.com", "password": "pw-x", "maxJobs": 4},
-        )
-        expiry = first.accounts["ops@example.com"].expire_time
-    assert "pw-x" not in state.read_text()
-
-    with UseapiEmulator(token="t", state_path=state) as second:
-        status, body = second.handle("GET", "/v2/pixverse/accounts/ops@example.com", True, None)
-        assert status == 200
-        assert body["maxJobs"] == 4
-        assert body["jwt"]["ExpireTime"] == expiry
-        second.handle("DELETE", "/v2/pixverse/accounts/ops@example.com", True, None)
-    assert json.loads(state.read_text())["accounts"] == []
-
-
-FAKE_PULUMI = """#!{python}
-# Stands in for the pulumi CLI (absent here): records each call, answers success.
-import json, os, sys
-record = {{
-    "argv": sys.argv[1:],
-    "stdin": "" if sys.stdin.isatty() else sys.stdin.read(),
-    "backend": os.environ.get("PULUMI_BACKEND_URL"),
-    "passphrase": os.environ.get("PULUMI_CONFIG_PASSPHRASE"),
-    "base_url": os.environ.get("USEAPI_BASE_URL", ""),
-}}
-with open({log!r}, "a") as log:
-    log.write(json.dumps(record) + "\\n")
+STUB_GO = """#!/bin/sh
+# Not Go: records that `make up` asked for a build, then fails it (a real build takes minutes).
+echo "go $*" >> "{log}"
+exit 1
 """
 
 
-def fake_pulumi(tmp_path: Path) -> tuple[dict[str, str], Path]:
-    """An environment whose PATH starts with the stand-in `pulumi`, and the log of its calls."""
+@pytest.mark.timeout(60)
+def test_with_go_and_no_cli_make_up_builds_it_first_saying_so(clone: Path, tmp_path: Path) -> None:
+    env = clone_env(tmp_path, with_cli=False)
+    bin_dir, log = tmp_path / "bin", tmp_path / "go-calls.log"
+    bin_dir.mkdir()
+    (bin_dir / "go").write_text(STUB_GO.format(log=log))
+    (bin_dir / "go").chmod(0o755)
+    env["PATH"] = f"{bin_dir}{os.pathsep}{env['PATH']}"
+    failed = make(clone, env, "up")
+    assert failed.returncode != 0  # the stub's build failed, so nothing ran after it
+    lines = failed.stdout.splitlines()
+    assert any("one-time build of a few minutes" in line for line in lines), failed.stdout
+    assert "make cli: 1/3 the pulumi CLI" in failed.stdout
+    calls = log.read_text().splitlines()
+    assert calls and calls[0].startswith("go build -v "), calls  # -v: each package, as progress
+    assert not (clone / ".demo").exists()
+
+
+STUB_OLD_PULUMI = """#!/bin/sh
+# Answers `pulumi version` as a CLI older than the minimum would; anything else is an error.
+[ "$1" = version ] && echo v3.100.0 && exit 0
+echo "unexpected: pulumi $*" >&2
+exit 2
+"""
+
+
+@pytest.mark.timeout(60)
+def test_a_pulumi_older_than_3_139_is_refused_before_anything_runs(
+    clone: Path, tmp_path: Path
+) -> None:
+    env = clone_env(tmp_path, with_cli=False)
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    log = tmp_path / "pulumi-calls.jsonl"
-    fake = bin_dir / "pulumi"
-    fake.write_text(FAKE_PULUMI.format(python=sys.executable, log=str(log)))
-    fake.chmod(0o755)
-    env = env_without_pulumi_settings()
-    env["PATH"] = f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"
-    return env, log
-
-
-def test_with_the_cli_the_launcher_uses_the_file_backend_and_sets_secrets_on_stdin(
-    project: Path, tmp_path: Path
-) -> None:
-    """The CLI path's commands, recorded by a stand-in `pulumi` (the real one is not installed
-    here; tests/test_cli.py drives the real one where it is)."""
-    env, log = fake_pulumi(tmp_path)
-    env["PULUMI_BACKEND_URL"] = "https://api.pulumi.example/my-real-org"  # must be ignored
-    env["PULUMI_CONFIG_PASSPHRASE"] = "my-real-passphrase"  # must be ignored
-
-    completed = demo(project, "up", env)
-
-    assert completed.returncode == 0, completed.stdout + completed.stderr
-    calls = [json.loads(line) for line in log.read_text().splitlines()]
-    argvs = [call["argv"] for call in calls]
-    working = str(project / ".demo" / "Pulumi.demo.yaml")
-    assert argvs[0] == ["stack", "select", "--create", "demo"]
-    emails = ["batch@example.com", "ops@example.com", "render@example.com"]
-    target = ["--stack", "demo", "--config-file", working]
-    assert argvs[1:4] == [
-        ["config", "set", "--secret", "--path", f'passwords["{email}"]', *target]
-        for email in emails
-    ]
-    assert argvs[4] == ["up", "--yes", "--skip-preview", "--non-interactive", *target]
-    passwords = json.loads((project / ".demo" / "secret-config.json").read_text())[
-        "pixverse-accounts:passwords"
-    ]
-    assert [call["stdin"] for call in calls[1:4]] == [passwords[email] for email in emails]
-    for call in calls:
-        assert call["backend"] == (project / ".pulumi-state").resolve().as_uri()
-        assert call["passphrase"] == "pixverse-demo-passphrase"
-        assert call["base_url"].startswith("http://127.0.0.1:")
-        for password in passwords.values():
-            assert password not in " ".join(call["argv"])
-    assert_emulator_stopped(completed.stdout)
+    (bin_dir / "pulumi").write_text(STUB_OLD_PULUMI)
+    (bin_dir / "pulumi").chmod(0o755)
+    env["PATH"] = f"{bin_dir}{os.pathsep}{env['PATH']}"
+    failed = make(clone, env, "up")
+    assert failed.returncode != 0
+    assert "is v3.100.0; the demo needs pulumi 3.139.0 or newer" in failed.stderr
+    assert "unexpected" not in failed.stderr
+    assert not (clone / ".demo").exists()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import threading
+import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -11,6 +14,7 @@ import requests
 
 from tests.support.helpers import PASSWORD_SENTINEL, TOKEN_SENTINEL
 from useapi_emulator import UseapiEmulator
+from useapi_emulator.server import Fault
 
 TIMEOUT = 5
 
@@ -172,3 +176,46 @@ def test_every_answer_is_recorded_in_order_injected_faults_included(
     assert len(emulator.calls("POST")) == 1  # only the request the API itself handled
     emulator.reset_calls()
     assert emulator.statuses() == []
+
+
+def test_the_emulator_state_file_survives_a_restart(tmp_path: Path) -> None:
+    state = tmp_path / "emulator.json"
+    with UseapiEmulator(token="t", state_path=state) as first:
+        first.handle(
+            "POST",
+            "/v2/pixverse/accounts/ops@example.com",
+            True,
+            {"email": "ops@example.com", "password": "pw-x", "maxJobs": 4},
+        )
+        expiry = first.accounts["ops@example.com"].expire_time
+    assert "pw-x" not in state.read_text()
+
+    with UseapiEmulator(token="t", state_path=state) as second:
+        status, body = second.handle("GET", "/v2/pixverse/accounts/ops@example.com", True, None)
+        assert status == 200
+        assert body["maxJobs"] == 4
+        assert body["jwt"]["ExpireTime"] == expiry
+        second.handle("DELETE", "/v2/pixverse/accounts/ops@example.com", True, None)
+    assert json.loads(state.read_text())["accounts"] == []
+
+
+def test_answer_after_makes_the_change_first_and_answers_later(emulator: UseapiEmulator) -> None:
+    """What a client cut off between a call's effect and its answer leaves: the change made,
+    the answer never read. Arrivals count the call before anything happens."""
+    _post(emulator, "ops@example.com", _body())
+    emulator.inject("DELETE", Fault(answer_after=0.6))
+    url = f"{emulator.base_url}/pixverse/accounts/ops@example.com"
+    answers: list[int] = []
+    call = threading.Thread(
+        target=lambda: answers.append(
+            requests.delete(url, headers=_auth(), timeout=TIMEOUT).status_code
+        )
+    )
+    call.start()
+    deadline = time.monotonic() + 3
+    while "ops@example.com" in emulator.accounts and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert "ops@example.com" not in emulator.accounts and answers == []
+    assert emulator.arrived("DELETE") == 1
+    call.join(timeout=5)
+    assert answers == [204]

@@ -125,11 +125,16 @@ def test_a_wrong_base_url_fails_refresh_and_destroy_and_loses_nothing(
     ("omit", "jwt"),
     [
         ({"jwt"}, None),
+        # An empty session object is a session with nothing known, not "no session": `{}`.
+        (
+            {"jwt.AccountId", "jwt.ExpireTime", "jwt.ExpireTimeUTC", "jwt.Username", "jwt.token"},
+            set(),
+        ),
         ({"jwt.AccountId", "jwt.ExpireTime", "jwt.token"}, {"ExpireTimeUTC", "Username"}),
         ({"jwt.ExpireTime", "jwt.ExpireTimeUTC"}, {"AccountId", "Username"}),
         ({"maxJobs", "email"}, {"AccountId", "ExpireTime", "ExpireTimeUTC", "Username"}),
     ],
-    ids=["no jwt", "no id, epoch or token", "no expiry", "no maxJobs or email"],
+    ids=["no jwt", "empty jwt", "no id, epoch or token", "no expiry", "no maxJobs or email"],
 )
 def test_create_and_refresh_keep_what_the_answer_has(
     emulator: UseapiEmulator, start_host: HostFactory, omit: set[str], jwt: set[str] | None

@@ -6,6 +6,8 @@ import pytest
 
 from provider.host.settings import (
     DEFAULT_BASE_URL,
+    DEFAULT_DRAIN_POLL_INTERVAL,
+    DEFAULT_DRAIN_TIMEOUT,
     DEFAULT_MAX_RETRIES,
     DEFAULT_TIMEOUT,
     SettingsError,
@@ -77,3 +79,49 @@ def test_repr_hides_the_token() -> None:
     settings = resolve_settings({"useapi:token": TOKEN_SENTINEL}, {})
     assert TOKEN_SENTINEL not in repr(settings)
     assert TOKEN_SENTINEL not in str(settings)
+
+
+# -- how long a delete waits for the account's running jobs -----------------------------------
+
+
+def test_the_drain_defaults_and_where_they_come_from() -> None:
+    defaults = resolve_settings({"useapi:token": TOKEN_SENTINEL}, {})
+    assert (defaults.drain_timeout, defaults.drain_poll_interval) == (600.0, 10.0)
+    assert (defaults.drain_timeout, defaults.drain_poll_interval) == (
+        DEFAULT_DRAIN_TIMEOUT,
+        DEFAULT_DRAIN_POLL_INTERVAL,
+    )
+
+    env = {"USEAPI_DRAIN_TIMEOUT": "0", "USEAPI_DRAIN_POLL_INTERVAL": "0.25"}
+    from_env = resolve_settings({"useapi:token": TOKEN_SENTINEL}, env)
+    assert (from_env.drain_timeout, from_env.drain_poll_interval) == (0.0, 0.25)
+
+    config = {
+        "useapi:token": TOKEN_SENTINEL,
+        "useapi:drainTimeout": "90",
+        "useapi:drainPollInterval": "5",
+    }
+    from_config = resolve_settings(config, env)
+    assert (from_config.drain_timeout, from_config.drain_poll_interval) == (90.0, 5.0)
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("useapi:drainTimeout", "-1"),
+        ("useapi:drainTimeout", "forever"),
+        ("useapi:drainTimeout", "inf"),
+        ("useapi:drainTimeout", "86401"),
+        ("useapi:drainPollInterval", "0"),
+        ("useapi:drainPollInterval", "-2"),
+        ("useapi:drainPollInterval", "301"),
+    ],
+)
+def test_a_malformed_drain_setting_names_the_key_and_its_variable(key: str, value: str) -> None:
+    env_name = {"useapi:drainTimeout": "USEAPI_DRAIN_TIMEOUT"}.get(
+        key, "USEAPI_DRAIN_POLL_INTERVAL"
+    )
+    with pytest.raises(SettingsError) as caught:
+        resolve_settings({"useapi:token": TOKEN_SENTINEL, key: value}, {})
+    assert key in str(caught.value) and env_name in str(caught.value)
+    assert repr(value) in str(caught.value)

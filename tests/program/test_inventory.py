@@ -18,6 +18,8 @@ from provider.program.inventory import (
     InventoryError,
     pair_secrets,
     parse_accounts,
+    parse_fail_on_expired,
+    parse_min_credits,
     parse_warn_days,
 )
 from provider.program.sessions import account_summary, expires_at, session_warning
@@ -368,6 +370,25 @@ def test_bad_warn_days_are_rejected(raw: Any) -> None:
         parse_warn_days(raw)
 
 
+# -- minCredits -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "credits"), [(None, None), ("", None), ("500", 500), (0, 0), ("250.0", 250), (12, 12)]
+)
+def test_min_credits(raw: Any, credits: int | None) -> None:
+    assert parse_min_credits(raw) == credits
+
+
+@pytest.mark.parametrize("raw", ["-1", "1.5", "lots", "nan", "inf", True, [500]])
+def test_bad_min_credits_are_rejected_naming_the_key(raw: Any) -> None:
+    with pytest.raises(InventoryError) as caught:
+        parse_min_credits(raw)
+    assert caught.value.problems == [
+        f"`pixverse-accounts:minCredits` must be a whole number of credits >= 0, got {raw!r}"
+    ]
+
+
 # -- the session report ----------------------------------------------------------------------
 
 NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)
@@ -425,3 +446,18 @@ def test_no_session_or_an_unreadable_expiry_warns() -> None:
 
 def test_expiry_falls_back_to_the_iso_time() -> None:
     assert expires_at({"ExpireTimeUTC": "2026-01-02T00:00:00.000Z"}) == NOW + timedelta(days=1)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [(None, False), ("", False), ("true", True), ("False", False), (True, True)],
+)
+def test_the_setting_reads_true_and_false(raw: object, expected: bool) -> None:
+    assert parse_fail_on_expired(raw) is expected
+
+
+def test_any_other_value_fails_naming_the_key() -> None:
+    with pytest.raises(
+        InventoryError, match=r"failOnExpiredSession` must be true or false, got 'yes'"
+    ):
+        parse_fail_on_expired("yes")

@@ -17,8 +17,11 @@ REFERENCE = re.compile(r"`(\w+)?::(test_\w+)(?:\[[^\]`]*\])?`")
 
 
 def _test_file(module: str) -> str:
+    """The test module of that name wherever it lives under tests/ (module names are unique)."""
     name = module if module.startswith("test_") else f"test_{module}"
-    return f"tests/{name}.py"
+    found = sorted(PROJECT_ROOT.glob(f"tests/**/{name}.py"))
+    assert len(found) == 1, f"{name}.py: {len(found)} test modules of that name under tests/"
+    return str(found[0].relative_to(PROJECT_ROOT))
 
 
 def test_every_test_the_table_names_exists() -> None:

@@ -2,7 +2,9 @@
 
 actionlint checks that the file is a valid workflow; these tests check what it must mean: a pull
 request can never cancel a deploy, a fork's pull request gets a notice instead of a failing
-preview, OIDC is granted only where AWS credentials are fetched, and the test job builds the CLI.
+preview, OIDC is granted only where AWS credentials are fetched, the test job builds the CLI, and
+a deploy that was cut off is recovered before the next `up` (or by hand), judged by the job's own
+timeout.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from provider.tools.stack_locks import DEFAULT_MAX_RUN
 from tests.support.helpers import PROJECT_ROOT
 from tests.support.workflow_support import DEPLOY_WORKFLOW, load_workflow, steps_using
 
@@ -121,3 +124,85 @@ def test_test_job_builds_the_cli_with_go_and_caches_its_modules(workflow: dict[s
     assert make_cli and make_test, f"the test job must run `make cli` and `make test`: {runs}"
     assert setup_go < make_cli[0] < make_test[0], "order: setup-go, make cli, make test"
     assert any(re.search(r"\bmake\b.*\bactionlint\b", run) for run in runs[: make_test[0]])
+
+
+def deploy_steps(workflow: dict[str, Any]) -> list[dict[str, Any]]:
+    return list(workflow["jobs"]["deploy"]["steps"])
+
+
+def step_index(steps: list[dict[str, Any]], found: Any, what: str) -> int:
+    index = next((i for i, step in enumerate(steps) if found(step)), None)
+    assert index is not None, f"the deploy job has no step that {what}"
+    return index
+
+
+def is_recover(step: dict[str, Any]) -> bool:
+    return "python -m provider.recover" in str(step.get("run", ""))
+
+
+def is_up(step: dict[str, Any]) -> bool:
+    return bool(step.get("with", {}).get("command") == "up")
+
+
+def test_every_deploy_recovers_a_cut_off_run_before_up(workflow: dict[str, Any]) -> None:
+    """A lock and pending operations left by a run that cannot be alive are cleared before
+    `up` (which would stop at the lock); a lock that may be alive fails the step."""
+    steps = deploy_steps(workflow)
+    install = step_index(
+        steps,
+        lambda s: (
+            str(s.get("uses", "")).startswith("pulumi/actions") and "command" not in s["with"]
+        ),
+        "installs the pinned CLI without running a command",
+    )
+    recover = step_index(steps, is_recover, "runs python -m provider.recover")
+    up = step_index(steps, is_up, "runs pulumi up")
+    assert install < recover < up
+    step = steps[recover]
+    run = " ".join(str(step["run"]).split())
+    # `exec`: the runner's SIGINT on cancel reaches Python, which hands it to the CLI.
+    assert run.startswith('exec venv/bin/python -m provider.recover --stack "$PULUMI_STACK"')
+    assert "--no-plan" in run, "up prints the plan right after: no preview of its own"
+    assert "if" not in step and "continue-on-error" not in step, "a live lock must fail the job"
+    env = step["env"]
+    assert env["PULUMI_BACKEND_URL"] == steps[up]["with"]["cloud-url"], "the same backend as up"
+    for secret in ("USEAPI_TOKEN", "PULUMI_CONFIG_PASSPHRASE", "PULUMI_ACCESS_TOKEN"):
+        assert env[secret] == steps[up]["env"][secret]
+
+
+def test_a_lock_is_judged_by_the_deploy_jobs_own_timeout(workflow: dict[str, Any]) -> None:
+    """provider.recover treats another host's lock as stale once it is older than any deploy
+    can run: the job's timeout-minutes, passed as --max-run-minutes (and the tool's default)."""
+    job = workflow["jobs"]["deploy"]
+    timeout = job["timeout-minutes"]
+    run = str(deploy_steps(workflow)[step_index(deploy_steps(workflow), is_recover, "")]["run"])
+    match = re.search(r"--max-run-minutes (\d+)", run)
+    assert match is not None and int(match.group(1)) == timeout
+    assert DEFAULT_MAX_RUN.total_seconds() == timeout * 60
+
+
+def test_a_person_can_start_the_recovery_by_hand(workflow: dict[str, Any]) -> None:
+    inputs = workflow["on"]["workflow_dispatch"]["inputs"]
+    for name in ("recover_only", "force_unlock"):
+        assert inputs[name]["type"] == "boolean" and inputs[name]["default"] is False
+    steps = deploy_steps(workflow)
+    run = str(steps[step_index(steps, is_recover, "")]["run"])
+    assert "${{ inputs.force_unlock && '--force' || '' }}" in run, "--force only when asked"
+    up = steps[step_index(steps, is_up, "")]
+    assert "!inputs.recover_only" in str(up.get("if", ""))
+    assert job_if(workflow["jobs"]["deploy"]) == f"{NOT_A_PR} && github.ref == 'refs/heads/main'"
+
+
+def test_a_cancelled_deploy_gives_the_cli_time_to_release_its_lock(
+    workflow: dict[str, Any],
+) -> None:
+    """On cancel the pulumi action hands the CLI one SIGTERM and exits; the runner kills what
+    is left when the job ends. A step that runs only on cancel waits for the CLI first."""
+    steps = deploy_steps(workflow)
+    wait = step_index(
+        steps, lambda s: str(s.get("if", "")) == "cancelled()", "runs only when cancelled"
+    )
+    assert wait > step_index(steps, is_up, "")
+    assert "pgrep -x pulumi" in steps[wait]["run"]
+    report = step_index(steps, lambda s: "provider.report" in str(s.get("run", "")), "reports")
+    assert wait < report

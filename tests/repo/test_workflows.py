@@ -48,3 +48,12 @@ def test_the_drift_check_never_shares_the_deploy_queue() -> None:
     drift_groups = {g["group"] for g in groups if g}
     deploy_group = deploy["jobs"]["deploy"]["concurrency"]["group"]
     assert drift_groups and deploy_group not in drift_groups
+
+
+def test_both_job_summaries_get_the_live_report_with_the_token_it_reads_with() -> None:
+    for name in ("drift.yml", "deploy.yml"):
+        workflow = load_workflow(WORKFLOWS_DIR / name)
+        (step,) = [s for s in steps(name) if "python -m provider.report" in str(s.get("run", ""))]
+        assert '--stack "$PULUMI_STACK"' in step["run"], name
+        env = {**workflow.get("env", {}), **step.get("env", {})}
+        assert env.get("USEAPI_TOKEN") == "${{ secrets.USEAPI_TOKEN }}", name

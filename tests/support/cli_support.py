@@ -6,9 +6,9 @@ that links the real `__main__.py`, `provider/` and the virtualenv, with its own 
 and `PULUMI_HOME`, so tests never touch the developer's stacks or each other's. Every command
 has a timeout, and everything the CLI printed is kept in `transcript` for the secret checks.
 
-`CliProject.summary()` reads the engine's JSON event stream (`--json`) into the same buckets the
-offline engine reports (`localengine.offline.Summary`), by resource name, so the two engines can
-be compared step for step.
+`CliResult.summary()` reads the engine's JSON event stream (`--json`) into buckets by resource
+name (created, updated, unchanged, deleted, replaced), so a test can say which account the
+engine did what to.
 """
 
 from __future__ import annotations
@@ -23,11 +23,45 @@ from typing import Any
 
 import yaml
 
-from tests.support.helpers import PROJECT_ROOT
-from tests.support.stack_support import LINKED, env_without_pulumi_settings
+from tests.support.helpers import PASSWORD_SENTINEL, PROJECT_ROOT, clean_env
 from useapi_emulator import UseapiEmulator
 
 TOOLS_BIN = PROJECT_ROOT / ".tools" / "bin"
+# What a project directory needs of the repository to run the program and its provider host.
+LINKED = ("__main__.py", "provider", "venv")
+# What a clone needs besides, for `make up` and the demo.
+CLONED = (
+    "demo",
+    "useapi_emulator",
+    "tools",
+    "Makefile",
+    "requirements.txt",
+    "requirements-dev.txt",
+)
+# A fleet for the day-2 tests (drift, sessions): three accounts, one password each.
+ACCOUNTS = {"ops@example.com": 3, "render@example.com": 5, "batch@example.com": 2}
+PASSWORDS = {email: f"{PASSWORD_SENTINEL}-{email}" for email in ACCOUNTS}
+LONG_AGO = 1_700_000_000  # an expiry long past: 2023-11-14 22:13:20 UTC
+
+
+def env_without_pulumi_settings() -> dict[str, str]:
+    """The test environment minus any Pulumi backend or passphrase the developer exported."""
+    return {
+        key: value
+        for key, value in clean_env().items()
+        if not key.startswith(("PULUMI_BACKEND_URL", "PULUMI_CONFIG_PASSPHRASE", "PULUMI_ACCESS"))
+    }
+
+
+def link_project(root: Path) -> Path:
+    """A clone of the project as `git clone` leaves it (no `.pulumi-state/`, no `.demo/`):
+    the code linked, the committed stack files copied so a test may edit them."""
+    root.mkdir(parents=True, exist_ok=True)
+    shutil.copy(PROJECT_ROOT / "Pulumi.yaml", root / "Pulumi.yaml")
+    for name in (*LINKED, *CLONED):
+        (root / name).symlink_to(PROJECT_ROOT / name)
+    shutil.copytree(PROJECT_ROOT / "stacks", root / "stacks")
+    return root
 
 
 def find_pulumi() -> str | None:
@@ -40,15 +74,17 @@ def find_pulumi() -> str | None:
 
 PULUMI = find_pulumi()
 SKIP_REASON = (
-    "the pulumi CLI is not here: run `make cli` (needs Go) or install it; "
-    "tests/test_stack_program.py and the offline engine cover the same program"
+    "the pulumi CLI is not here: run `make cli` (needs Go; `make test` does it where Go exists) "
+    "or install pulumi 3.139.0+ on PATH"
 )
 CLI_TIMEOUT = 120
 PASSPHRASE = "cli-test-passphrase"
 ACCOUNTS_KEY = "pixverse-accounts:accounts"
+PASSWORDS_KEY = "pixverse-accounts:passwords"
+TOKENS_KEY = "pixverse-accounts:tokens"
 ACCOUNT_TYPE = "pulumi-python:dynamic/pixverse:PixVerseAccount"
 _NI = ("--non-interactive",)
-# Engine step ops → the offline engine's buckets.
+# Engine step ops → the buckets a test speaks of.
 _BUCKETS = {
     "create": "created",
     "update": "updated",
@@ -57,7 +93,7 @@ _BUCKETS = {
     "replace": "replaced",
     "create-replacement": "replaced",
     "delete-replaced": "replaced",
-    "refresh": "updated",
+    "refresh": "refreshed",
 }
 
 
@@ -99,6 +135,10 @@ class CliResult:
         ]
 
 
+def _pw(email: str) -> str:
+    return f"{PASSWORD_SENTINEL}-{email}"
+
+
 def _events(stdout: str) -> list[dict[str, Any]]:
     """The engine's event stream: one JSON object a line (a failed run may add plain text)."""
     events = []
@@ -132,7 +172,7 @@ class CliProject:
         self.transcript: list[str] = []
         root.mkdir(parents=True)
         shutil.copy(PROJECT_ROOT / "Pulumi.yaml", root / "Pulumi.yaml")
-        for name in (*LINKED, "venv"):
+        for name in LINKED:
             if name == "__main__.py" and program is not None:
                 (root / name).write_text(program)
             else:
@@ -176,13 +216,38 @@ class CliProject:
             assert completed.returncode == 0, f"pulumi {' '.join(args)}:\n{result.text}"
         return result
 
-    def init(self, token: str | None = None) -> None:
-        """A new stack pointed at the emulator, its token as a secret."""
+    def init(self, token: str | None = None, **config: Any) -> None:
+        """A new stack pointed at the emulator, its token as a secret (`pulumi config set
+        --secret`, as a team does it); plain settings are written into the stack file, as a
+        reviewer sees them (one CLI call fewer each)."""
         self.run("stack", "init", self.stack)
-        self.run("config", "set", "useapi:baseUrl", self.emulator.base_url)
-        self.run("config", "set", "useapi:timeout", "5")
-        self.run("config", "set", "useapi:maxRetries", "1")
+        self.set_config(
+            {
+                "useapi:baseUrl": self.emulator.base_url,
+                "useapi:timeout": "5",
+                "useapi:maxRetries": "1",
+                **config,
+            }
+        )
         self.run("config", "set", "--secret", "useapi:token", stdin=token or self.emulator.token)
+
+    def set_config(self, values: dict[str, Any]) -> None:
+        """Plain config values, written into the stack file; None removes a key."""
+        data = yaml.safe_load(self.stack_file.read_text()) if self.stack_file.exists() else None
+        data = data or {}
+        config = data.setdefault("config", {})
+        for key, value in values.items():
+            if value is None:
+                config.pop(key, None)
+            else:
+                config[key] = value
+        self.stack_file.write_text(yaml.safe_dump(data, sort_keys=False))
+
+    def seed(self, accounts: dict[str, int], passwords: dict[str, str] | None = None) -> None:
+        """The inventory and a password per account (`PASSWORDS`' unless given)."""
+        self.set_accounts(accounts)
+        for email in accounts:
+            self.set_secret(PASSWORDS_KEY, email, (passwords or PASSWORDS).get(email) or _pw(email))
 
     def set_accounts(self, accounts: dict[str, Any]) -> None:
         """The plain inventory, written into the stack file as a reviewer would see it."""
@@ -211,6 +276,37 @@ class CliProject:
     def destroy(self, *extra: str, check: bool = True) -> CliResult:
         return self.run("destroy", "--yes", "--skip-preview", "--json", *_NI, *extra, check=check)
 
+    def tool(
+        self, module: str, *args: str, stdin: str | None = None, **env: str
+    ) -> subprocess.CompletedProcess[str]:
+        """`python -m <module> ...` in the project, as a pipeline runs the day-2 tools: the
+        useapi.net token from the environment (the stack file holds it encrypted)."""
+        tool_env = dict(self.env, USEAPI_TOKEN=self.emulator.token, **env)
+        completed = subprocess.run(
+            [str(self.root / "venv" / "bin" / "python"), "-m", module, *args],
+            cwd=self.root,
+            env=tool_env,
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=CLI_TIMEOUT,
+            check=False,
+        )
+        self.transcript += [completed.stdout, completed.stderr]
+        return completed
+
+    def drift_check(self, **env: str) -> tuple[CliResult, subprocess.CompletedProcess[str]]:
+        """What `make drift` and the drift workflow run: the refresh-preview that must show
+        no changes, then the per-account names from the last outputs and the live list."""
+        preview = self.run(
+            "preview", "--refresh", "--expect-no-changes", "--diff", *_NI, check=False
+        )
+        outputs = self.run("stack", "output", "--json").stdout
+        named = self.tool(
+            "provider.drift", "--stack", self.stack, "--outputs", "-", stdin=outputs, **env
+        )
+        return preview, named
+
     def outputs(self) -> dict[str, Any]:
         result: dict[str, Any] = json.loads(self.run("stack", "output", "--json").stdout)
         return result
@@ -225,6 +321,12 @@ class CliProject:
         return sorted(
             str(r["urn"]).rsplit("::", 1)[-1] for r in resources if r["type"] == ACCOUNT_TYPE
         )
+
+    def checkpoint(self) -> str:
+        """The stack's checkpoint as the file backend keeps it (what `up` writes, and a
+        `preview` must leave alone)."""
+        path = self.state_dir / ".pulumi" / "stacks" / "pixverse-accounts" / f"{self.stack}.json"
+        return path.read_text()
 
     def backend_text(self) -> str:
         """Every file the backend wrote, as text (the secrets check reads all of it)."""
@@ -246,4 +348,16 @@ class CliProject:
         )
 
 
-__all__ = ["PULUMI", "SKIP_REASON", "TOOLS_BIN", "CliProject", "CliResult", "find_pulumi"]
+__all__ = [
+    "ACCOUNTS",
+    "LONG_AGO",
+    "PASSWORDS",
+    "PULUMI",
+    "SKIP_REASON",
+    "TOOLS_BIN",
+    "CliProject",
+    "CliResult",
+    "env_without_pulumi_settings",
+    "find_pulumi",
+    "link_project",
+]

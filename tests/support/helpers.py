@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -57,3 +59,20 @@ def useapi_error(call: Callable[[], object]) -> UseapiError:
     for secret in (PASSWORD_SENTINEL, TOKEN_SENTINEL):
         assert secret not in str(error) and secret not in repr(error)
     return error
+
+
+@contextlib.contextmanager
+def local_time_elsewhere() -> Iterator[None]:
+    """Run as on a machine whose local time is not UTC (UTC-5 as a POSIX rule, so no time zone
+    database is needed): reading a time as local time instead of UTC then shows."""
+    before = os.environ.get("TZ")
+    os.environ["TZ"] = "EST5"
+    time.tzset()
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("TZ", None)
+        else:
+            os.environ["TZ"] = before
+        time.tzset()

@@ -37,6 +37,8 @@ from .answers import (
     parse_account_map,
     parse_jwt,
 )
+from .plans import Plan, parse_plan
+from .scheduler import Scheduler, parse_scheduler
 from .status import (
     BASE_URL_HINT,
     api_error_text,
@@ -49,6 +51,8 @@ from .status import (
 __all__ = [
     "Account",
     "Jwt",
+    "Plan",
+    "Scheduler",
     "UseapiClient",
     "UseapiError",
     "parse_account",
@@ -73,6 +77,9 @@ SECRET_MASK = "[secret]"
 # `%40` is not documented: so `@`, `+` and `.` go raw, and only what a segment cannot hold
 # (`/`, `?`, `#`, `%`, spaces, non-ASCII, ...) is percent-encoded.
 PATH_SEGMENT_SAFE = "!$&'()*+,;=:@"
+# In a query string `+` reads as a space, so the email's `+` must go as `%2B` (and `&`, `=`,
+# `#`, `%`, spaces are encoded too); `@` may stand raw in a query and stays as the docs send it.
+QUERY_SAFE = "@"
 T = TypeVar("T")
 
 
@@ -220,6 +227,9 @@ class UseapiClient:
     def __init__(self, settings: ProviderSettings) -> None:
         self._settings = settings
         self._accounts_url = f"{settings.base_url}/pixverse/accounts"
+        # Both as the docs write them (the features URL with its trailing slash).
+        self._features_url = f"{settings.base_url}/pixverse/features/"
+        self._scheduler_url = f"{settings.base_url}/pixverse/scheduler/available"
         self._session = requests.Session()
         adapter = _BudgetAdapter(settings.timeout, _build_retry(settings.max_retries))
         self._session.mount("http://", adapter)
@@ -252,6 +262,10 @@ class UseapiClient:
     def account_url(self, email: str) -> str:
         """`{email}` as the docs send it: `a+b@x.com` stays as is, `a/b@x.com` → `a%2Fb@x.com`."""
         return f"{self._accounts_url}/{quote(email, safe=PATH_SEGMENT_SAFE)}"
+
+    def features_url(self, email: str) -> str:
+        """`…/features/?email=a%2Bb@x.com`: the email encoded so that `+` survives."""
+        return f"{self._features_url}?email={quote(email, safe=QUERY_SAFE)}"
 
     # -- the four calls ---------------------------------------------------------------------
 
@@ -304,6 +318,29 @@ class UseapiClient:
         if is_markup(answer.response):
             raise self._malformed(answer, "DELETE", email, describe_body(answer.response))
         return True
+
+    # -- read-only capacity calls: the plan, the running jobs ------------------------------
+
+    def get_plan(self, email: str) -> Plan | None:
+        """The account's PixVerse plan and credits; None when the API answers its own 404 (an
+        email useapi.net has no configuration for: the docs leave that answer open)."""
+        answer = self._send("GET", self.features_url(email), email=email)
+        if self._not_found(answer, "GET", email):
+            return None
+        self._raise_for_status(answer, "GET", email)
+        return self._parse(answer, "GET", email, lambda body: parse_plan(body, email))
+
+    def get_scheduler(self, for_email: str | None = None) -> Scheduler:
+        """The jobs running through the API and every account's load, in one call.
+
+        `for_email` only names the account an error is about (a delete waiting for it). An
+        API-shaped 404 lists nothing, so nothing is running; a web page is still an error.
+        """
+        answer = self._send("GET", self._scheduler_url, email=for_email)
+        if self._not_found(answer, "GET", for_email):
+            return Scheduler()
+        self._raise_for_status(answer, "GET", for_email)
+        return self._parse(answer, "GET", for_email, parse_scheduler)
 
     # -- transport --------------------------------------------------------------------------
 

@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 from provider.host.useapi.client import UseapiError, parse_account, parse_account_map
-from provider.program.sessions import account_summary, expires_at, session_warning
+from provider.program.sessions import account_summary, expires_at, is_expired, session_warning
+from tests.support.helpers import local_time_elsewhere
 
 pytestmark = pytest.mark.timeout(10)
 EMAIL = "ops@example.com"
@@ -52,6 +53,23 @@ def test_an_account_object_with_fields_left_out_parses(answer: dict[str, Any]) -
     assert account.jwt is None or account.jwt.to_wire() == {}
 
 
+@pytest.mark.parametrize("jwt", [{}, {"token": "abc…secured…cde"}], ids=["empty", "token only"])
+def test_an_empty_session_object_is_a_session_with_nothing_known_not_no_session(
+    jwt: dict[str, Any],
+) -> None:
+    """`"jwt": {}` and no `jwt` are different answers: the first reads as a session whose
+    fields were all left out (no warning: nothing to compare), the second as no session (a
+    warning). The state, the outputs and the warning must keep them apart."""
+    session = parse_account({"maxJobs": 3, "jwt": jwt}, EMAIL).jwt
+    assert session is not None and session.to_wire() == {}
+    assert session_warning(EMAIL, session.to_wire(), NOW, 7) is None
+    for answer in ({"maxJobs": 3}, {"maxJobs": 3, "jwt": None}):
+        assert parse_account(answer, EMAIL).jwt is None
+    assert "no PixVerse session" in str(session_warning(EMAIL, None, NOW, 7))
+    # The exported row reads the same for both: every field the API left out is "".
+    assert account_summary(session.to_wire(), 3) == account_summary(None, 3)
+
+
 def test_the_email_is_the_one_asked_for_even_if_the_answer_spells_it_otherwise() -> None:
     """An answer that normalises the address must not rename the resource (a replace)."""
     assert parse_account({"email": "Ops@Example.com", "maxJobs": 3}, EMAIL).email == EMAIL
@@ -71,6 +89,11 @@ def test_a_fractional_expiry_is_floored_not_refused() -> None:
         ({"jwt": {"Username": 7}}, "`Username` of ops@example.com should be text, got int"),
         ({"jwt": {"ExpireTime": "soon"}}, "`ExpireTime` of ops@example.com should be a number"),
         ({"email": 5}, "`email` of ops@example.com should be text, got int"),
+        # JSON's true is not the number 1 (Python's bool is an int: the reader must not say so).
+        ({"maxJobs": True}, "`maxJobs` of ops@example.com should be a whole number, got bool"),
+        ({"maxJobs": False}, "`maxJobs` of ops@example.com should be a whole number, got bool"),
+        ({"jwt": {"AccountId": True}}, "`AccountId` of ops@example.com should be a whole number"),
+        ({"jwt": {"ExpireTime": True}}, "`ExpireTime` of ops@example.com should be a number"),
     ],
 )
 def test_a_field_present_with_a_type_the_model_rules_out_is_an_error(
@@ -116,3 +139,18 @@ def test_an_expiry_out_of_range_falls_back_to_the_iso_time() -> None:
     warning = session_warning(EMAIL, jwt, NOW, 7)
     assert warning is not None and "2026-01-03 00:00:00 UTC" in warning
     assert "unreadable" in str(session_warning(EMAIL, {"ExpireTime": 10**15}, NOW, 7))
+
+
+@pytest.mark.parametrize("text", ["2026-01-03T00:00:00", "2026-01-03T00:00:00.000"])
+def test_an_expiry_without_a_timezone_is_read_as_utc_not_local_time_nor_a_crash(text: str) -> None:
+    """`ExpireTimeUTC` says UTC in its name; an answer that drops the `Z` must not move the
+    expiry by the machine's offset, nor make the aware/naive comparison raise."""
+    jwt = {"ExpireTimeUTC": text}
+    with local_time_elsewhere():
+        assert expires_at(jwt) == NOW + timedelta(days=2)
+        assert is_expired(jwt, NOW) is None
+        assert is_expired(jwt, NOW + timedelta(days=2)) == NOW + timedelta(days=2)
+        assert session_warning(EMAIL, jwt, NOW, 7) == (
+            f"{EMAIL}: the PixVerse session expires at 2026-01-03 00:00:00 UTC (in 2.0 days, "
+            "within jwtWarnDays=7)"
+        )

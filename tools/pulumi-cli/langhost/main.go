@@ -91,7 +91,7 @@ func main() {
 		}
 	}
 
-	host := &languageHost{exec: shim, engineAddress: engineAddress}
+	host := newLanguageHost(shim, engineAddress)
 	handle, err := rpcutil.ServeWithOptions(rpcutil.ServeOptions{
 		Cancel: cancelChannel,
 		Init: func(srv *grpc.Server) error {
@@ -114,6 +114,22 @@ type languageHost struct {
 
 	exec          string
 	engineAddress string
+	// Cancelled by the Cancel RPC, which the engine sends before it shuts the host down; it
+	// stops a running program, as in Pulumi's own host.
+	cancelCtx  context.Context
+	cancelFunc context.CancelFunc
+}
+
+func newLanguageHost(exec, engineAddress string) *languageHost {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &languageHost{exec: exec, engineAddress: engineAddress, cancelCtx: ctx, cancelFunc: cancel}
+}
+
+// Cancel stops a running program (SIGINT, then a kill after the Run's wait delay), as Pulumi's
+// own host does; answering it also tells the engine that this host acknowledged the shutdown.
+func (h *languageHost) Cancel(context.Context, *emptypb.Empty) (*emptypb.Empty, error) {
+	h.cancelFunc()
+	return &emptypb.Empty{}, nil
 }
 
 func (h *languageHost) Handshake(
@@ -212,11 +228,25 @@ func (h *languageHost) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pul
 		return nil, fmt.Errorf("failed to serialize configuration secret keys: %w", err)
 	}
 
-	cmd, err := tc.Command(ctx, h.arguments(req)...)
+	// The program stops when the Cancel RPC comes or the engine abandons this Run, whichever
+	// is first; as in Pulumi's host: SIGINT first (a kill when that cannot be sent), and a
+	// kill once the program has had five seconds to exit. After a failed step that wait is
+	// often used up: the SDK's exec shim, interrupted, joins executor threads still blocked in
+	// RegisterResource calls the cancelled engine never answers, and the engine itself kills
+	// this host's process group five seconds after its own SIGINT. Pulumi's host does the same.
+	runCtx, stopRun := context.WithCancel(h.cancelCtx)
+	defer stopRun()
+	context.AfterFunc(ctx, stopRun)
+	cmd, err := tc.Command(runCtx, h.arguments(req)...)
 	if err != nil {
 		return nil, err
 	}
-	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	cmd.Cancel = func() error {
+		if err := cmd.Process.Signal(os.Interrupt); err != nil {
+			return cmd.Process.Kill()
+		}
+		return nil
+	}
 	cmd.WaitDelay = 5 * time.Second
 	cmd.Stdout = os.Stdout
 	cmd.Stderr = os.Stderr
