@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import shutil
 import sys
+from collections import Counter
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
@@ -108,11 +110,38 @@ def _require_cli(request: pytest.FixtureRequest) -> None:
     pytest.skip(SKIP_REASON)
 
 
+TRIES_PROPERTY = "interrupt_tries"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """Carry the tries an interrupted-deploy test ran in its report (xdist sends reports, not
+    module state, to the process that writes the summary)."""
+    outcome: Any = yield
+    report = outcome.get_result()
+    module = sys.modules.get("tests.support.interrupt_support")
+    if report.when == "call" and module is not None:
+        tries = module.take_tries()
+        if tries:
+            report.user_properties.append((TRIES_PROPERTY, tries))
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     """How many tries each interrupted-deploy test ran (tests/acceptance/
     test_interrupted_deploys.py loops its kill points for as long as its budget lasts)."""
-    module = sys.modules.get("tests.support.interrupt_support")
-    lines = module.summary_lines() if module is not None else []
+    totals: dict[str, Counter[str]] = {}
+    for reports in terminalreporter.stats.values():
+        for report in reports:
+            for key, value in getattr(report, "user_properties", ()):
+                if key == TRIES_PROPERTY:
+                    for name, counts in value.items():
+                        totals.setdefault(name, Counter()).update(counts)
+    lines = [
+        f"{name}: {sum(counts.values())} tries ("
+        + ", ".join(f"{point} x{n}" for point, n in sorted(counts.items()))
+        + ")"
+        for name, counts in sorted(totals.items())
+    ]
     if lines:
         terminalreporter.write_sep("-", "interrupted deploys")
         for line in lines:

@@ -87,18 +87,7 @@ def _where(setting: Setting) -> str:
 
 
 def _parse_timeout(raw: str | None) -> float:
-    if raw is None:
-        return DEFAULT_TIMEOUT
-    try:
-        value = float(raw)
-    except ValueError:
-        value = math.nan
-    if not math.isfinite(value) or not 0 < value <= MAX_TIMEOUT:
-        raise SettingsError(
-            f"{_where(TIMEOUT)} must be a positive number of seconds up to {MAX_TIMEOUT:g}, "
-            f"got {describe(raw)}"
-        )
-    return value
+    return _parse_seconds(TIMEOUT, raw, DEFAULT_TIMEOUT, MAX_TIMEOUT, zero_ok=False)
 
 
 def _parse_max_retries(raw: str | None) -> int:
@@ -128,11 +117,12 @@ def _parse_seconds(
         value = math.nan
     low_ok = value >= 0 if zero_ok else value > 0
     if not math.isfinite(value) or not low_ok or value > limit:
-        lowest = "0 (no wait)" if zero_ok else "a positive number"
-        raise SettingsError(
-            f"{_where(setting)} must be a number of seconds from {lowest} up to {limit:g}, "
-            f"got {describe(raw)}"
+        rule = (
+            f"a number of seconds from 0 (no wait) up to {limit:g}"
+            if zero_ok
+            else f"a positive number of seconds up to {limit:g}"
         )
+        raise SettingsError(f"{_where(setting)} must be {rule}, got {describe(raw)}")
     return value
 
 

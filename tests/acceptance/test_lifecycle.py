@@ -9,7 +9,6 @@ when it fails. Requests are read from the emulator's record, so "the preview cal
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -32,14 +31,6 @@ FLEET_EMAILS = {f"fleet{i:02d}@example.com": 1 + i % 8 for i in range(FLEET)}
 LIST_PATH = "/v2/pixverse/accounts"
 # A delete first asks which jobs are running (and waits for them): this call, then the DELETE.
 SCHEDULER = ("GET", "/v2/pixverse/scheduler/available")
-
-
-@pytest.fixture
-def project(tmp_path: Path, emulator: UseapiEmulator) -> Iterator[CliProject]:
-    cli = CliProject(tmp_path / "project", emulator)
-    cli.init()
-    yield cli
-    cli.cleanup()
 
 
 def requests_made(emulator: UseapiEmulator) -> list[tuple[str, str | None]]:

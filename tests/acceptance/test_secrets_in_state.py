@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import yaml
@@ -23,14 +21,6 @@ OPS, RENDER = "ops@example.com", "render@example.com"
 
 def password(email: str) -> str:
     return f"{PASSWORD_SENTINEL}-{email.split('@')[0]}"
-
-
-@pytest.fixture
-def project(tmp_path: Path, emulator: UseapiEmulator) -> Iterator[CliProject]:
-    cli = CliProject(tmp_path / "project", emulator)
-    cli.init()
-    yield cli
-    cli.cleanup()
 
 
 @pytest.mark.timeout(240)

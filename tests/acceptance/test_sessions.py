@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -51,14 +49,6 @@ def expected_line(email: str) -> str:
         "to read it again, and if it is still expired, set the current password "
         f"(pulumi config set --secret --path 'passwords[\"{email}\"]') and run `pulumi up`"
     )
-
-
-@pytest.fixture
-def project(tmp_path: Path, emulator: UseapiEmulator) -> Iterator[CliProject]:
-    cli = CliProject(tmp_path / "project", emulator)
-    cli.init()
-    yield cli
-    cli.cleanup()
 
 
 @pytest.fixture

@@ -10,10 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from pulumi.dynamic.dynamic import serialize_provider
 
 from provider import PixVerseAccountProvider
 from provider.host.useapi.client import UseapiError
+from useapi_emulator import UseapiEmulator
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 # Sentinels: if either string shows up anywhere a user could see it, a secret leaked.
@@ -76,3 +78,16 @@ def local_time_elsewhere() -> Iterator[None]:
         else:
             os.environ["TZ"] = before
         time.tzset()
+
+
+def configure_by_hand(emulator: UseapiEmulator, accounts: dict[str, int]) -> None:
+    """Accounts as a team made them before it had a stack (curl, the dashboard): one POST
+    each, straight to the emulator."""
+    for email, max_jobs in accounts.items():
+        answer = requests.post(
+            f"{emulator.base_url}/pixverse/accounts/{email}",
+            json={"email": email, "password": f"{PASSWORD_SENTINEL}-{email}", "maxJobs": max_jobs},
+            headers={"Authorization": f"Bearer {emulator.token}"},
+            timeout=5,
+        )
+        assert answer.status_code == 201, answer.text

@@ -80,13 +80,12 @@ def budgeted(
         yield point
 
 
-def summary_lines() -> list[str]:
-    return [
-        f"{name}: {sum(counts.values())} tries ("
-        + ", ".join(f"{point} x{n}" for point, n in sorted(counts.items()))
-        + ")"
-        for name, counts in TRIES.items()
-    ]
+def take_tries() -> dict[str, dict[str, int]]:
+    """The tries counted since the last call (one test's), for its report: the summary is
+    written by the process that collects the reports, which under xdist is not this one."""
+    taken = {name: dict(counts) for name, counts in TRIES.items() if counts}
+    TRIES.clear()
+    return taken
 
 
 @dataclass

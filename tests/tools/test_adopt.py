@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 import yaml
 from hypothesis import given
 from hypothesis import strategies as st
@@ -27,7 +26,13 @@ from provider.host.useapi.client import Account
 from provider.tools.adoption import merge_damage, password_commands, plan_adoption
 from provider.tools.stack_file import StackFile
 from tests.support.cli_support import CliProject
-from tests.support.helpers import PASSWORD_SENTINEL, PROJECT_ROOT, TOKEN_SENTINEL, clean_env
+from tests.support.helpers import (
+    PASSWORD_SENTINEL,
+    PROJECT_ROOT,
+    TOKEN_SENTINEL,
+    clean_env,
+    configure_by_hand,
+)
 from useapi_emulator import UseapiEmulator
 
 STACK = "test"
@@ -61,18 +66,6 @@ def commands(stack: str = STACK) -> list[str]:
         f"pulumi config set --secret --path 'passwords[\"{email}\"]' --stack {stack}"
         for email in sorted(HAND_MADE)
     ]
-
-
-def configure_by_hand(emulator: UseapiEmulator, accounts: dict[str, int]) -> None:
-    """What a team did before this project: POSTs with curl."""
-    for email, max_jobs in accounts.items():
-        answer = requests.post(
-            f"{emulator.base_url}/pixverse/accounts/{email}",
-            json={"email": email, "password": f"{PASSWORD_SENTINEL}-{email}", "maxJobs": max_jobs},
-            headers={"Authorization": f"Bearer {emulator.token}"},
-            timeout=5,
-        )
-        assert answer.status_code == 201, answer.text
 
 
 class Project:

@@ -19,13 +19,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
-import requests
 
 from provider import drift
 from provider.host.useapi.client import Account, Jwt
 from provider.program.inventory import DesiredAccount
 from provider.tools.drift_findings import find_drift
-from tests.support.helpers import PASSWORD_SENTINEL, PROJECT_ROOT, clean_env
+from tests.support.helpers import PROJECT_ROOT, clean_env, configure_by_hand
 from useapi_emulator import UseapiEmulator
 
 pytestmark = pytest.mark.timeout(30)
@@ -38,18 +37,6 @@ OPS, RENDER, BATCH, HAND = (
 )
 DECLARED = {OPS: 3, RENDER: 5, BATCH: 2}
 LONG_AGO = 1_700_000_000  # 2023-11-14 22:13:20 UTC
-
-
-def configure_by_hand(emulator: UseapiEmulator, accounts: dict[str, int]) -> None:
-    """Accounts as `pulumi up` (or a person with curl) left them: one POST each."""
-    for email, max_jobs in accounts.items():
-        answer = requests.post(
-            f"{emulator.base_url}/pixverse/accounts/{email}",
-            json={"email": email, "password": f"{PASSWORD_SENTINEL}-{email}", "maxJobs": max_jobs},
-            headers={"Authorization": f"Bearer {emulator.token}"},
-            timeout=5,
-        )
-        assert answer.status_code == 201, answer.text
 
 
 class Project:
