@@ -33,8 +33,10 @@ OPERATIONS = tuple(COMMANDS)  # up, preview, refresh, destroy: the order a fleet
 PASSWORD = "bench-password"  # the emulator accepts any; never a real one
 MAX_JOBS = 3
 TOKEN = "bench-useapi-token"
-# Targets of the issue that set this section up, at N = 200 (ratios to the floor, same run).
+# Targets of the issue that set this section up, at N = 200 (ratios to the floor, same run);
+# a smaller N (a --quick run) is not held to them: its fixed costs weigh more.
 TARGETS = {"up": 1.15, "preview": 1.10}
+TARGET_N = 200
 NOOP_PREVIEW_CALLS = 0
 REFRESH_MAX_CALLS = 2
 
@@ -206,11 +208,11 @@ def _summary(n: int, samples: dict[str, dict[str, Samples]], load: list[float]) 
 
 
 def missed(section: dict[str, Any]) -> list[str]:
-    """The targets this run missed, by name (timings at the largest N only)."""
+    """The targets this run missed, by name (timings at N = 200 and above, the largest only)."""
     out: list[str] = []
     for point in section["points"]:
         ops = point["operations"]
-        if point["n"] == max(p["n"] for p in section["points"]):
+        if point["n"] == max(p["n"] for p in section["points"]) and point["n"] >= TARGET_N:
             for op, target in TARGETS.items():
                 if ops[op]["ratio"] > target:
                     out.append(f"engine {op} of {point['n']}: {ops[op]['ratio']} > {target}")
