@@ -6,6 +6,7 @@ import os
 import platform
 import shutil
 import subprocess
+import time
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -21,8 +22,9 @@ def cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
-def pulumi_cli_version() -> str:
-    cli = shutil.which("pulumi")
+def pulumi_cli_version(cli: str | None = None) -> str:
+    """The version of `cli` (default: the `pulumi` on PATH)."""
+    cli = cli or shutil.which("pulumi")
     if cli is None:
         return "not installed (the benchmark plays the engine's side itself)"
     try:
@@ -32,14 +34,14 @@ def pulumi_cli_version() -> str:
     return done.stdout.strip() or "unknown"
 
 
-def describe() -> dict[str, Any]:
+def describe(cli: str | None = None) -> dict[str, Any]:
     return {
         "nproc": os.cpu_count(),
         "cpu_model": cpu_model(),
         "os": f"{platform.system()} {platform.release()}",
         "python": platform.python_version(),
         "pulumi_sdk": metadata.version("pulumi"),
-        "pulumi_cli": pulumi_cli_version(),
+        "pulumi_cli": pulumi_cli_version(cli),
         "grpcio": metadata.version("grpcio"),
         "requests": metadata.version("requests"),
     }
@@ -74,3 +76,53 @@ def cpu_seconds(pid: int) -> float | None:
     except (OSError, ValueError, IndexError):
         return None
     return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _all_cpu_ticks() -> dict[int, tuple[str, int]]:
+    """pid → (command name, user + system ticks) of every process visible now."""
+    out: dict[int, tuple[str, int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            text = (entry / "stat").read_text()
+        except OSError:
+            continue
+        name = text[text.find("(") + 1 : text.rfind(")")]
+        fields = text.rsplit(")", 1)[1].split()
+        try:
+            out[int(entry.name)] = (name, int(fields[11]) + int(fields[12]))
+        except (ValueError, IndexError):
+            continue
+    return out
+
+
+def _cpu_jiffies() -> tuple[int, int]:
+    """(busy, total) jiffies of all CPUs since boot, from the first line of /proc/stat."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    return sum(fields) - idle, sum(fields)
+
+
+def load_snapshot(window: float = 2.0, threshold: float = 0.05) -> dict[str, Any]:
+    """How busy the machine is over `window` seconds: the share of all CPUs in use, and the
+    processes that used more than `threshold` of a CPU (by command name only: a command line
+    may hold anything), busiest first. Processes that start and end inside the window show in
+    the share only. Empty off Linux."""
+    if not Path("/proc/stat").exists():
+        return {}
+    before, busy_before = _all_cpu_ticks(), _cpu_jiffies()
+    time.sleep(window)
+    after, busy_after = _all_cpu_ticks(), _cpu_jiffies()
+    ticks_per_second = os.sysconf("SC_CLK_TCK")
+    busy = []
+    for pid, (name, ticks) in after.items():
+        used = (ticks - before.get(pid, (name, 0))[1]) / ticks_per_second / window
+        if pid != os.getpid() and used > threshold:
+            busy.append({"command": name, "cpu_share": round(used, 2)})
+    spent, total = (a - b for a, b in zip(busy_after, busy_before, strict=True))
+    return {
+        "window_s": window,
+        "cpu_busy_share": round(spent / total, 2) if total else None,
+        "busy_processes": sorted(busy, key=lambda item: -float(item["cpu_share"])),
+    }

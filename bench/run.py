@@ -1,13 +1,16 @@
 """Run the benchmark: print a table, write `bench/results.json`, draw `bench/results.png`.
 
-Everything runs in one go against one emulator with per-request latency (useapi.net is a
-remote API: its round trip, not our CPU, is what a fleet-sized apply waits for):
+Two sections, each against an emulator with per-request latency (useapi.net is a remote API:
+its round trip, not our CPU, is what a fleet-sized apply waits for). The provider-host section:
 - create N accounts through the provider host vs. a sequential `requests` loop of the same
   N POSTs, for each N of the sweep (the plot), and
 - for the main N: a no-op `up` (Check + Diff of each), a refresh with the account list
   (after) and with one GET per account (before), the pickled `__provider`'s size and the
   host process's peak memory.
 Each operation gets a fresh host process, as each `pulumi` command starts its own.
+
+The real-engine section (`real_engine`, where the CLI is built): `pulumi up`, `preview`,
+`refresh` and `destroy` of N accounts, each beside the floor program in the same run.
 """
 
 from __future__ import annotations
@@ -29,7 +32,8 @@ from harness import ProviderHost
 from provider.host.account_cache import SWITCH_ENV
 from useapi_emulator import UseapiEmulator
 
-from . import machine, workload
+from . import fleet_options, machine, real_engine, workload
+from .cli_project import find_pulumi
 from .sleep_provider import SLEEP_ENV, SleepProvider
 from .workload import Measured
 
@@ -65,6 +69,31 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
         action="store_true",
         help="a smoke run (N=20, sweep 10,20); writes nothing unless --out is given",
     )
+    parser.add_argument(
+        "--engine-n",
+        type=lambda text: [int(part) for part in text.split(",") if part],
+        default=[50, 200],
+        help="comma-separated N for the real-engine section (50,200)",
+    )
+    parser.add_argument(
+        "--engine-repeat",
+        type=int,
+        default=5,
+        help="interleaved runs of each real-engine command; medians count (5)",
+    )
+    parser.add_argument(
+        "--fleet-options-repeat",
+        type=int,
+        default=3,
+        help="runs of each fleet option (--parallel, ...) at the largest N; 0 skips them (3)",
+    )
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--no-engine", action="store_true", help="skip the real-engine section")
+    which.add_argument(
+        "--engine-only",
+        action="store_true",
+        help="only the real-engine section (the results file keeps the other one)",
+    )
     parser.add_argument("--out", type=Path, help="results file (bench/results.json)")
     parser.add_argument("--plot", type=Path, help="plot file (bench/results.png)")
     parser.add_argument("--no-plot", action="store_true", help="do not draw the plot")
@@ -74,6 +103,7 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.quick:
         args.n, args.sweep, args.repeat = 20, [10, 20], 1
+        args.engine_n, args.engine_repeat, args.fleet_options_repeat = [5], 1, 0
         args.no_plot = args.no_plot or args.plot is None
     elif args.out is None:
         args.out = HERE / "results.json"
@@ -357,19 +387,8 @@ def table(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = _parse(argv)
-    results = run(args)
-    print(table(results))
-    if args.out is not None:
-        args.out.write_text(json.dumps(results, indent=2) + "\n")
-        print(f"\nwrote {args.out}")
-    if not args.no_plot:
-        from .plot import draw  # matplotlib is a dev dependency, loaded only when drawing
-
-        draw(results, args.plot)
-        print(f"wrote {args.plot}")
-    failed = [
+def _host_missed(results: dict[str, Any]) -> list[str]:
+    return [
         what
         for what, ok in (
             ("create ratio", results["create"]["ratio"] <= CREATE_TARGET),
@@ -379,6 +398,63 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         if not ok
     ]
+
+
+def _engine(args: argparse.Namespace) -> dict[str, Any] | None:
+    """The real-engine section, or None (and why) where no CLI is built."""
+    pulumi = find_pulumi()
+    if pulumi is None:
+        print("real-engine section skipped: no pulumi CLI (`make cli` builds it; needs Go)")
+        return None
+    print(
+        f"real-engine section: N = {', '.join(map(str, args.engine_n))}, "
+        f"{args.engine_repeat} interleaved runs each"
+    )
+    started = {
+        **machine.describe(pulumi),
+        "loadavg_1m_start": round(os.getloadavg()[0], 2),
+        # Who else used the CPUs as it started: the ratios hold up under load, the times less.
+        "load_at_start": machine.load_snapshot(),
+    }
+    section = real_engine.Section(
+        pulumi, args.latency, args.engine_repeat, args.fleet_options_repeat
+    ).run(args.engine_n)
+    section["machine"] = {
+        **started,
+        "loadavg_1m_end": round(os.getloadavg()[0], 2),
+        "load_at_end": machine.load_snapshot(),
+    }
+    return section
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parse(argv)
+    results: dict[str, Any] = {}
+    failed: list[str] = []
+    if args.engine_only:
+        # Re-record the real-engine figures only: the provider-host ones stay as they were.
+        if args.out is not None and args.out.exists():
+            results = json.loads(args.out.read_text())
+    else:
+        results = run(args)
+        print(table(results))
+        failed += _host_missed(results)
+    if not args.no_engine:
+        section = _engine(args)
+        if section is not None:
+            results["engine"] = section
+            print("\n" + real_engine.table(section))
+            if "fleet_options" in section:
+                print("\n" + fleet_options.table(section["fleet_options"]))
+            failed += real_engine.missed(section)
+    if args.out is not None:
+        args.out.write_text(json.dumps(results, indent=2) + "\n")
+        print(f"\nwrote {args.out}")
+    if not args.no_plot:
+        from .plot import draw  # matplotlib is a dev dependency, loaded only when drawing
+
+        draw(results, args.plot)
+        print(f"wrote {args.plot}")
     if failed:
         print(f"\nmissed targets: {', '.join(failed)}")
     return 1 if failed and args.strict else 0

@@ -33,9 +33,16 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="JSON file that keeps the accounts across restarts (secrets only as fingerprints)",
     )
+    parser.add_argument(
+        "--request-log",
+        default=None,
+        help="file to append one line per request to (`METHOD path`, no bodies), for counting",
+    )
     args = parser.parse_args(argv)
 
-    emulator = UseapiEmulator(token=args.token, port=args.port, state_path=args.state)
+    emulator = UseapiEmulator(
+        token=args.token, port=args.port, state_path=args.state, request_log=args.request_log
+    )
     emulator.latency = args.latency
     stopped = threading.Event()
 

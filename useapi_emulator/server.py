@@ -326,6 +326,7 @@ class UseapiEmulator:
         host: str = "127.0.0.1",
         port: int = 0,
         state_path: str | Path | None = None,
+        request_log: str | Path | None = None,
     ) -> None:
         self.token = token
         self._address = (host, port)
@@ -336,6 +337,9 @@ class UseapiEmulator:
         if self.state_path is not None:
             self.accounts = _load_accounts(self.state_path)
         self.requests: list[RecordedRequest] = []
+        # Optional: one line per request (`METHOD path`, never a body), appended as it arrives,
+        # so a benchmark that runs the emulator in a process of its own can count its calls.
+        self.request_log = Path(request_log) if request_log is not None else None
         self.rejected_logins: set[str] = set()
         self.variants = Variants()
         # Documented statuses: 402 for every API call while set; 596 for calls naming an
@@ -601,6 +605,9 @@ class UseapiEmulator:
                     query,
                 )
             )
+            if self.request_log is not None:
+                with self.request_log.open("a", encoding="utf-8") as log:
+                    log.write(f"{method} {path}\n")
         if not authorized:
             return 401, {"error": "Unauthorized", "code": 401}
         if self.subscription_expired:

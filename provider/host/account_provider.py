@@ -3,7 +3,7 @@
 This class is pickled (by reference: it lives in an importable package) into every
 resource's `__provider` and rebuilt in the provider host, so the instance carries nothing
 at pickle time: the token, the HTTP session and the settings are resolved in `configure`
-(or lazily from the environment) inside the host, and `__getstate__` drops them anyway.
+(or lazily from the environment) inside the host, and `__reduce__` drops them anyway.
 """
 
 from __future__ import annotations
@@ -85,10 +85,17 @@ class PixVerseAccountProvider(ResourceProvider):
 
     # -- pickling: nothing of the host's state travels in `__provider` ---------------------
 
-    def __getstate__(self) -> dict[str, Any]:
-        return {}
+    def __reduce__(self) -> tuple[type[PixVerseAccountProvider], tuple[()]]:
+        """Pickled as "call the class with no arguments": no state at all, not even an empty
+        dict. The SDK's `serialize_provider` (3.260) wraps the pickler's dict writer in one more
+        sorting layer on every call and never unwraps it, so each dict it writes costs one layer
+        per resource pickled before: quadratic in the fleet, and a RecursionError from about the
+        985th account of a program (measured; bench/README.md). Without a dict, no layer runs."""
+        return (PixVerseAccountProvider, ())
 
     def __setstate__(self, state: Mapping[str, Any]) -> None:
+        """Releases before `__reduce__` pickled an empty state dict; their `__provider`, in
+        every existing stack's state, still unpickles to a fresh provider."""
         self.__init__()  # type: ignore[misc]
 
     # -- configuration ----------------------------------------------------------------------

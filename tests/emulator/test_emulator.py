@@ -132,6 +132,19 @@ def test_recorded_requests_never_show_the_password_in_repr(emulator: UseapiEmula
     assert recorded.authorized and recorded.email == "ops@example.com"
 
 
+def test_the_request_log_has_a_line_per_request_and_no_secret(tmp_path: Path) -> None:
+    """What the benchmark counts when the emulator runs in a process of its own."""
+    log = tmp_path / "requests.log"
+    with UseapiEmulator(token=TOKEN_SENTINEL, request_log=log) as emu:
+        _post(emu, "ops@example.com", _body())
+        requests.get(f"{emu.base_url}/pixverse/accounts", headers=_auth(), timeout=TIMEOUT)
+    assert log.read_text().splitlines() == [
+        "POST /v2/pixverse/accounts/ops%40example.com",
+        "GET /v2/pixverse/accounts",
+    ]
+    assert PASSWORD_SENTINEL not in log.read_text()
+
+
 def test_injected_status_with_retry_after_is_served_once(emulator: UseapiEmulator) -> None:
     emulator.fail_next("GET", 429, retry_after="1")
     url = f"{emulator.base_url}/pixverse/accounts"

@@ -142,6 +142,16 @@ def test_the_pickle_is_a_small_reference_with_nothing_of_the_host_in_it() -> Non
     assert PixVerseAccountProvider.serialize_as_secret_always is False
 
 
+def test_a_fleet_of_thousands_pickles_at_the_same_cost_and_never_recurses() -> None:
+    """One `serialize_provider` per resource, as the SDK's dynamic Resource does: the SDK wraps
+    the pickler's dict writer once more on every call (3.260), so a provider whose pickle held a
+    dict hit a RecursionError at about the 985th account of a program. Ours holds no dict."""
+    provider = PixVerseAccountProvider()
+    first = serialize_provider(provider)
+    for _ in range(3000):
+        assert serialize_provider(provider) == first
+
+
 # `__provider` as releases before the package layout by where code runs pickled it: every
 # resource in such a stack's state carries it, and refresh and destroy unpickle it in the host.
 LEGACY_PICKLE = (

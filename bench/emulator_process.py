@@ -1,0 +1,114 @@
+"""The useapi.net emulator in a process of its own, for the real-engine benchmark.
+
+Why its own process: in the benchmark's process it would share one GIL with the code that
+drives the CLI, and every request it serves would steal time from whatever that process does;
+in the engine's processes it cannot live at all. On its own it costs only CPU time, which the
+benchmark records (`cpu_seconds`), so a reader can see it is not what limits the run.
+
+It counts calls through its request log (one line per request, no bodies), since its in-memory
+record lives in the other process.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+from pathlib import Path
+from types import TracebackType
+
+import requests
+
+from . import machine
+
+START_TIMEOUT = 20.0
+STOP_TIMEOUT = 5.0
+TOKEN_ENV = "USEAPI_EMULATOR_TOKEN"  # the token goes in the environment, not the process list
+
+
+class EmulatorProcess:
+    """`python -m useapi_emulator --latency L` started on a free port; `with` stops it."""
+
+    def __init__(self, latency: float, token: str, cwd: Path) -> None:
+        self.latency = latency
+        self.token = token
+        self._cwd = cwd
+        self._dir = tempfile.TemporaryDirectory(prefix="bench-emulator-")
+        self.request_log = Path(self._dir.name) / "requests.log"
+        self.request_log.touch()
+        self._process: subprocess.Popen[str] | None = None
+        self.base_url = ""
+
+    def __enter__(self) -> EmulatorProcess:
+        self._process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "useapi_emulator",
+                "--latency",
+                str(self.latency),
+                "--request-log",
+                str(self.request_log),
+            ],
+            cwd=self._cwd,
+            env={**os.environ, TOKEN_ENV: self.token},
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        stdout = self._process.stdout
+        assert stdout is not None
+        first: list[str] = []
+        reader = threading.Thread(target=lambda: first.append(stdout.readline()), daemon=True)
+        reader.start()
+        reader.join(START_TIMEOUT)
+        if not first or not first[0].startswith("http"):
+            self.__exit__(None, None, None)
+            raise RuntimeError("the useapi.net emulator did not start (no base URL printed)")
+        self.base_url = first[0].strip()
+        return self
+
+    def __exit__(
+        self,
+        _type: type[BaseException] | None,
+        _value: BaseException | None,
+        _tb: TracebackType | None,
+    ) -> None:
+        process = self._process
+        if process is not None:
+            if process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(timeout=STOP_TIMEOUT)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait(timeout=STOP_TIMEOUT)
+            if process.stdout is not None:
+                process.stdout.close()
+        self._dir.cleanup()
+
+    @property
+    def pid(self) -> int:
+        assert self._process is not None, "emulator not started"
+        return self._process.pid
+
+    def calls(self) -> list[str]:
+        """Every request so far, as `METHOD path` lines, in the order they arrived."""
+        return self.request_log.read_text(encoding="utf-8").splitlines()
+
+    def cpu_seconds(self) -> float:
+        return machine.cpu_seconds(self.pid) or 0.0
+
+    def account_count(self) -> int:
+        """How many accounts the emulator holds (one list call, which the log also counts)."""
+        response = requests.get(
+            f"{self.base_url}/pixverse/accounts",
+            headers={"Authorization": f"Bearer {self.token}"},
+            timeout=30,
+        )
+        if response.status_code == 404:  # the docs' answer for "no accounts configured"
+            return 0
+        response.raise_for_status()
+        return len(response.json())
