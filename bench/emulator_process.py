@@ -11,21 +11,17 @@ record lives in the other process.
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 import tempfile
-import threading
+from contextlib import ExitStack
 from pathlib import Path
 from types import TracebackType
 
 import requests
 
-from . import machine
+from useapi_emulator.process import emulator_process
 
-START_TIMEOUT = 20.0
-STOP_TIMEOUT = 5.0
-TOKEN_ENV = "USEAPI_EMULATOR_TOKEN"  # the token goes in the environment, not the process list
+from . import machine
 
 
 class EmulatorProcess:
@@ -39,35 +35,19 @@ class EmulatorProcess:
         self.request_log = Path(self._dir.name) / "requests.log"
         self.request_log.touch()
         self._process: subprocess.Popen[str] | None = None
+        self._stack = ExitStack()
         self.base_url = ""
 
     def __enter__(self) -> EmulatorProcess:
-        self._process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "useapi_emulator",
-                "--latency",
-                str(self.latency),
-                "--request-log",
-                str(self.request_log),
-            ],
-            cwd=self._cwd,
-            env={**os.environ, TOKEN_ENV: self.token},
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        stdout = self._process.stdout
-        assert stdout is not None
-        first: list[str] = []
-        reader = threading.Thread(target=lambda: first.append(stdout.readline()), daemon=True)
-        reader.start()
-        reader.join(START_TIMEOUT)
-        if not first or not first[0].startswith("http"):
+        args = ["--latency", str(self.latency), "--request-log", str(self.request_log)]
+        try:
+            running = self._stack.enter_context(
+                emulator_process(args, token=self.token, cwd=self._cwd)
+            )
+        except BaseException:
             self.__exit__(None, None, None)
-            raise RuntimeError("the useapi.net emulator did not start (no base URL printed)")
-        self.base_url = first[0].strip()
+            raise
+        self._process, self.base_url = running
         return self
 
     def __exit__(
@@ -76,17 +56,7 @@ class EmulatorProcess:
         _value: BaseException | None,
         _tb: TracebackType | None,
     ) -> None:
-        process = self._process
-        if process is not None:
-            if process.poll() is None:
-                process.terminate()
-                try:
-                    process.wait(timeout=STOP_TIMEOUT)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait(timeout=STOP_TIMEOUT)
-            if process.stdout is not None:
-                process.stdout.close()
+        self._stack.close()
         self._dir.cleanup()
 
     @property
