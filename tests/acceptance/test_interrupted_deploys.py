@@ -138,7 +138,7 @@ def test_one_sigint_or_sigterm_leaves_nothing_behind_and_one_up_converges(
 ) -> None:
     """The CLI's graceful cancel: in-flight calls finish, nothing is pending, the lock is
     released and the plugins are closed; the next plain `up` converges."""
-    tries = budgeted(f"{sig.name} of the CLI", KILL_POINTS, seconds=0, at_least=1)
+    tries = budgeted(f"{sig.name} of the CLI", KILL_POINTS, seconds=0, at_least=2)
     for n, point in enumerate(tries):
         fleet = make_fleet(f"{sig.name.lower()}{n}")
         run, status = cut_off(lab, f"{sig.name.lower()}{n}", point, sig)
@@ -264,7 +264,7 @@ def test_a_rename_cut_between_its_delete_and_its_create_recovers(rename_lab: Dep
     fleet = make_fleet("rename0", size=1)
     lab.declare(fleet)
     lab.cli.up()
-    points = budgeted("SIGKILL mid-rename", RENAME_POINTS, seconds=0, at_least=1)
+    points = budgeted("SIGKILL mid-rename", RENAME_POINTS, seconds=0, at_least=2)
     for n, point in enumerate(points):
         fleet = make_fleet(f"rename{n + 1}", size=1)
         lab.declare(fleet)
