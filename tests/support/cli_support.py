@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -343,16 +344,46 @@ class CliProject:
             if path.is_file()
         )
 
-    def cleanup(self) -> None:
-        """Best effort, for a test that failed half-way: leave no account behind."""
-        subprocess.run(
-            [self.pulumi, "destroy", "--yes", "--skip-preview", "--non-interactive"],
-            cwd=self.root,
-            env=self.env,
-            capture_output=True,
-            timeout=CLI_TIMEOUT,
-            check=False,
-        )
+    def processes(self) -> dict[int, str]:
+        """pid → command line of every process working in the project (the CLI's children all
+        do: the language host, the program, the provider host)."""
+        root = str(self.root)
+        found: dict[int, str] = {}
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                cwd = os.readlink(entry / "cwd")
+                command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            except OSError:
+                continue
+            if (cwd == root or cwd.startswith(root + os.sep)) and command:
+                found[int(entry.name)] = command
+        return found
+
+    def cleanup(self) -> list[str]:
+        """A test's teardown: kill every process still working in the project, with its
+        process group, and return what was killed. Nothing needs destroying: the emulator and
+        the backend folder end with the test, and a `destroy` would cost a whole CLI run."""
+        killed = []
+        ours = os.getpgrp()
+        for pid, command in self.processes().items():
+            group = _pgid(pid)
+            targets = [pid] + ([-group] if group > 1 and group != ours else [])
+            for target in targets:
+                try:
+                    os.kill(target, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    continue
+            killed.append(command)
+        return killed
+
+
+def _pgid(pid: int) -> int:
+    try:
+        return os.getpgid(pid)
+    except ProcessLookupError:
+        return 0
 
 
 __all__ = [

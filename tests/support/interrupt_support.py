@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import signal
 import subprocess
 import time
 from collections import Counter
@@ -204,41 +203,15 @@ class DeployLab:
     # -- processes --------------------------------------------------------------------------
 
     def processes(self) -> dict[int, str]:
-        """pid → command line of every process working in the project (the CLI's children all
-        do: the language host, the program, the provider host)."""
-        root = str(self.cli.root)
-        found: dict[int, str] = {}
-        for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit():
-                continue
-            try:
-                cwd = os.readlink(entry / "cwd")
-                command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-            except OSError:
-                continue
-            if (cwd == root or cwd.startswith(root + os.sep)) and command:
-                found[int(entry.name)] = command
-        return found
+        return self.cli.processes()
 
     def provider_hosts(self) -> list[int]:
         return [pid for pid, command in self.processes().items() if "pulumi.dynamic" in command]
 
     def sweep(self) -> list[str]:
-        """Kill every process still working in the project, with its process group; returns
-        what was killed (a test's teardown, and after a SIGKILL the language host, which checks
-        its engine only every five minutes, as Pulumi's own does)."""
-        killed = []
-        ours = os.getpgrp()
-        for pid, command in self.processes().items():
-            group = _pgid(pid)
-            targets = [pid] + ([-group] if group > 1 and group != ours else [])
-            for target in targets:
-                try:
-                    os.kill(target, signal.SIGKILL)
-                except (ProcessLookupError, PermissionError):
-                    continue
-            killed.append(command)
-        return killed
+        """Kill what still works in the project (after a SIGKILL: the language host, which
+        checks its engine only every five minutes, as Pulumi's own does)."""
+        return self.cli.cleanup()
 
     # -- what is left -----------------------------------------------------------------------
 
@@ -284,10 +257,3 @@ class DeployLab:
         assert not deployment.get("pending_operations"), deployment.get("pending_operations")
         assert self.lock_files() == []
         return self.cli.preview("--expect-no-changes")
-
-
-def _pgid(pid: int) -> int:
-    try:
-        return os.getpgid(pid)
-    except ProcessLookupError:
-        return 0
