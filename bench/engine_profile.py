@@ -35,7 +35,7 @@ from typing import Any
 
 from .cli_project import COMMANDS, PROJECT_ROOT, CliProject, find_pulumi
 from .emulator_process import EmulatorProcess
-from .real_engine import MAX_JOBS, PASSWORD, TOKEN, emails, floor_project, ours_project
+from .real_engine import TOKEN, paired_projects
 
 POLL_SECONDS = 0.02
 # Roles of the processes a command starts, told apart by their command lines.
@@ -253,24 +253,13 @@ def run(n: int, ops: Sequence[str], latency: float, use_spy: bool) -> dict[str, 
     spy = _py_spy() if use_spy else None
     if use_spy and spy is None:
         raise SystemExit("py-spy is not installed: venv/bin/pip install -r requirements-dev.txt")
-    addresses = emails(n)
     results: dict[str, Any] = {"n": n, "latency_s": latency, "loadavg_1m": os.getloadavg()[0]}
     with (
         tempfile.TemporaryDirectory(prefix="bench-profile-") as tmp,
         EmulatorProcess(latency, TOKEN, PROJECT_ROOT) as emulator,
     ):
         work = Path(tmp)
-        sides = {
-            "ours": ours_project(work / "ours", pulumi),
-            "floor": floor_project(work / "floor", pulumi, latency),
-        }
-        for project in sides.values():
-            project.init(
-                emulator.base_url,
-                TOKEN,
-                dict.fromkeys(addresses, MAX_JOBS),
-                dict.fromkeys(addresses, PASSWORD),
-            )
+        sides = paired_projects(work, "", pulumi, latency, emulator, n)
         for side, project in sides.items():
             for op in ops:
                 if op in ("preview", "refresh") and "up" not in ops:

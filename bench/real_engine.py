@@ -83,6 +83,26 @@ def floor_project(root: Path, pulumi: str, latency: float) -> CliProject:
     return CliProject(root, pulumi, files, {SLEEP_ENV: str(latency)})
 
 
+def paired_projects(
+    work: Path, tag: str, pulumi: str, latency: float, emulator: EmulatorProcess, n: int
+) -> dict[str, CliProject]:
+    """Ours and the floor, side by side, each a stack of the same N accounts (same emails,
+    maxJobs and secret passwords) pointed at the emulator: what every comparison starts from."""
+    addresses = emails(n)
+    sides = {
+        "ours": ours_project(work / f"ours{tag}", pulumi),
+        "floor": floor_project(work / f"floor{tag}", pulumi, latency),
+    }
+    for project in sides.values():
+        project.init(
+            emulator.base_url,
+            TOKEN,
+            dict.fromkeys(addresses, MAX_JOBS),
+            dict.fromkeys(addresses, PASSWORD),
+        )
+    return sides
+
+
 def _load() -> float:
     return round(os.getloadavg()[0], 2)
 
@@ -134,18 +154,7 @@ class Section:
         return results
 
     def _point(self, tmp: Path, emulator: EmulatorProcess, n: int) -> dict[str, Any]:
-        addresses = emails(n)
-        sides = {
-            "ours": ours_project(tmp / f"ours-{n}", self.pulumi),
-            "floor": floor_project(tmp / f"floor-{n}", self.pulumi, self.latency),
-        }
-        for project in sides.values():
-            project.init(
-                emulator.base_url,
-                TOKEN,
-                dict.fromkeys(addresses, MAX_JOBS),
-                dict.fromkeys(addresses, PASSWORD),
-            )
+        sides = paired_projects(tmp, f"-{n}", self.pulumi, self.latency, emulator, n)
         samples = {side: {op: Samples() for op in OPERATIONS} for side in sides}
         load = [_load()]
         for rep in range(self.repeat):
