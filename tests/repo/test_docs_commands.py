@@ -70,6 +70,10 @@ def test_a_fake_target_variable_flag_or_module_is_caught() -> None:
         in python_problems("provider.drift --stack prod --format outputs.json")[0]
     )
     assert "required: --stack" in python_problems("provider.drift")[0]
+    assert python_problems("provider.adopt --stack prod --writ") == [
+        "`python -m provider.adopt --stack prod --writ`: --writ is not an option of its parser"
+    ]
+    assert python_problems("demo preview -- --expect-no-changes") == []
     assert "invalid choice: 'upp'" in python_problems("demo upp")[0]
     assert python_problems("bench --help     # --engine-n, --no-such-option") == [
         "`python -m bench --help     # --engine-n, --no-such-option`: --no-such-option is not"

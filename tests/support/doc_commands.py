@@ -173,9 +173,19 @@ def module_problems(module: str, args: list[str], flags: Iterable[str] = ()) -> 
             problems.append(f"cannot be run: {exc}")
         else:
             problems.append("ran to its end without parsing arguments (not a command)")
-    if parsers:
+    if parsers and not problems:
+        # Exactly as spelt: argparse would take `--writ` for `--write`, a reader should not.
+        given = [arg.split("=", 1)[0] for arg in _before_separator(args) if arg.startswith("--")]
         known = set(parsers[0]._option_string_actions)
         problems += [
-            f"{flag} is not an option of its parser" for flag in flags if flag not in known
+            f"{flag} is not an option of its parser"
+            for flag in dict.fromkeys([*given, *flags])
+            if flag not in known
         ]
     return problems
+
+
+def _before_separator(args: list[str]) -> list[str]:
+    """The arguments before a bare `--` (after it they are another program's: the demo hands
+    them to the pulumi CLI)."""
+    return args[: args.index("--")] if "--" in args else args
