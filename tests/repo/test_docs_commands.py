@@ -57,6 +57,7 @@ def test_a_fake_target_variable_flag_or_module_is_caught() -> None:
     ]
     assert make_problems("recover STACK=x FORCE=1") == []
     assert "No rule to make target" in " ".join(make_problems("no-such-target"))
+    assert make_problems("tests") == ["`make tests`: the Makefile has no rule `tests`"]
     assert make_problems("adopt STACK=prod WRIT=1") == [
         "`make adopt STACK=prod WRIT=1`: the Makefile never uses WRIT"
     ]

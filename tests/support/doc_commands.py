@@ -81,6 +81,13 @@ def make_problems(invocation: str) -> list[str]:
         for name in (token.split("=", 1)[0] for token in tokens if "=" in token)
         if not re.search(rf"\$[({{]{re.escape(name)}[)}}]", makefile)
     ]
+    # A file of that name would do for make (`make tests`: "Nothing to be done"): a target the
+    # docs name must be one of the Makefile's rules.
+    problems += [
+        f"`make {invocation}`: the Makefile has no rule `{target}`"
+        for target in (token for token in tokens if "=" not in token)
+        if target not in makefile_targets(makefile)
+    ]
     env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
     done = subprocess.run(
         [*_DRY_RUN, *tokens],
@@ -105,6 +112,12 @@ def make_problems(invocation: str) -> list[str]:
                 for problem in module_problems(module, args)
             ]
     return problems
+
+
+def makefile_targets(makefile: str) -> set[str]:
+    """The targets the Makefile's rules name (`up preview refresh destroy drift: engine ...`)."""
+    heads = re.findall(r"^([^\s:=#$][^:=#]*?)\s*::?(?!=)", makefile, re.MULTILINE)
+    return {name for head in heads for name in head.split()}
 
 
 def python_problems(command: str) -> list[str]:
