@@ -15,7 +15,8 @@ CLI_STAMP := $(TOOLS)/.pulumi-v$(PULUMI_VERSION)
 GO_ENV := GOTOOLCHAIN=local GOFLAGS=-buildvcs=false CGO_ENABLED=0
 # `-v` lists each package as it is compiled: the progress of a first build (make up sets it).
 GO_BUILD_FLAGS ?=
-# actionlint checks .github/workflows in `make test` once `make actionlint` has built it.
+# actionlint checks .github/workflows in `make test` once `make actionlint` has built it; zizmor
+# (the dev lock) audits them and .github/dependabot.yml for security, offline, every time.
 ACTIONLINT_VERSION := 1.7.12
 ACTIONLINT := $(TOOLS)/actionlint
 ACTIONLINT_STAMP := $(TOOLS)/.actionlint-v$(ACTIONLINT_VERSION)
@@ -64,6 +65,7 @@ lock:
 lint: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(VENV)/bin/zizmor --offline --no-progress --quiet .github
 	@if [ -x $(ACTIONLINT) ]; then echo "$(ACTIONLINT) .github/workflows/*.yml"; $(ACTIONLINT) .github/workflows/*.yml; \
 	  else echo "actionlint skipped: $(ACTIONLINT) not built (make actionlint, needs Go)"; fi
 

@@ -10,6 +10,7 @@ timeout.
 from __future__ import annotations
 
 import re
+import subprocess
 from typing import Any
 
 import pytest
@@ -186,8 +187,20 @@ def test_a_person_can_start_the_recovery_by_hand(workflow: dict[str, Any]) -> No
     for name in ("recover_only", "force_unlock"):
         assert inputs[name]["type"] == "boolean" and inputs[name]["default"] is False
     steps = deploy_steps(workflow)
-    run = str(steps[step_index(steps, is_recover, "")]["run"])
-    assert "${{ inputs.force_unlock && '--force' || '' }}" in run, "--force only when asked"
+    recover = steps[step_index(steps, is_recover, "")]
+    # The box reaches the shell through env (no `${{ }}` in a script): empty unless ticked.
+    assert recover["env"]["FORCE_UNLOCK"] == "${{ inputs.force_unlock && 'yes' || '' }}"
+    args = str(recover["run"]).replace("exec ", "printf '%s\\n' ", 1)
+    for value, forced in (("", False), ("yes", True)):
+        shell = subprocess.run(
+            ["bash", "-c", args],
+            env={"FORCE_UNLOCK": value, "PULUMI_STACK": "prod"},
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        )
+        assert ("--force" in shell.stdout.split()) is forced, f"FORCE_UNLOCK={value!r}"
     up = steps[step_index(steps, is_up, "")]
     assert "!inputs.recover_only" in str(up.get("if", ""))
     assert job_if(workflow["jobs"]["deploy"]) == f"{NOT_A_PR} && github.ref == 'refs/heads/main'"
