@@ -51,12 +51,14 @@ venv: $(STAMP)
 # `make lock` after editing requirements*.txt: resolves them into requirements*.lock.txt, keeping
 # every pin that still fits (UPGRADE=1: the newest that fits instead), then installs the result.
 # One resolution for every platform and Python 3.11+, one version per package (Dependabot updates
-# a lock line by line); the runtime lock first, and its pins bind the dev lock. A lock that is
-# broken (a merge conflict) is regenerated the same way: take either side, then make lock.
+# a lock line by line); the runtime lock first, and its pins bind the dev lock. After a merge
+# that conflicted in a lock: keep either side's lock, then make lock.
 .PHONY: lock
 LOCK_COMPILE = $(VENV)/bin/uv pip compile --quiet --universal --python-version 3.11 \
 	--fork-strategy fewest --generate-hashes --custom-compile-command "make lock" $(if $(UPGRADE),--upgrade)
 lock:
+	@! grep -l '^<<<<<<< ' $(LOCKS) || { echo "merge conflict in the lock above: keep one side" \
+	  "(git checkout --ours requirements*.lock.txt), then make lock again" >&2; exit 1; }
 	test -x $(VENV)/bin/uv || $(MAKE) --no-print-directory venv
 	$(LOCK_COMPILE) requirements.txt --output-file requirements.lock.txt
 	$(LOCK_COMPILE) requirements-dev.txt --constraint requirements.lock.txt --output-file requirements-dev.lock.txt

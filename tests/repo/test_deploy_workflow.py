@@ -99,6 +99,42 @@ def test_fork_pull_requests_get_a_notice_instead_of_a_preview(workflow: dict[str
         assert not reads_secrets(workflow["jobs"][name])
 
 
+def evaluate(condition: str, contexts: dict[str, str]) -> bool:
+    """A job's `if:` evaluated for the given context values (==, !=, &&, ||, parentheses)."""
+    python = re.sub(
+        r"[a-z_]+(?:\.[\w-]+)+", lambda m: repr(contexts.get(m.group(0), "")), condition
+    )
+    python = python.replace("&&", " and ").replace("||", " or ")
+    return bool(eval(python, {"__builtins__": {}}))  # noqa: S307 - a literal comparison only
+
+
+@pytest.mark.parametrize(
+    ("head", "actor", "opted_in", "expected"),
+    [
+        ("me/repo", "someone", "", "preview"),
+        ("fork/repo", "someone", "", "preview-fork"),
+        ("me/repo", "dependabot[bot]", "", "preview-dependabot"),
+        ("me/repo", "dependabot[bot]", "true", "preview"),
+        ("me/repo", "someone", "true", "preview"),  # a person's push to Dependabot's branch
+    ],
+)
+def test_every_pull_request_gets_a_preview_or_a_notice_saying_why(
+    workflow: dict[str, Any], head: str, actor: str, opted_in: str, expected: str
+) -> None:
+    """A run Dependabot starts has only Dependabot's secrets: it previews only where the
+    maintainers stored the deploy secrets there too (PREVIEW_DEPENDABOT), else it says so."""
+    contexts = {
+        "github.event_name": "pull_request",
+        "github.event.pull_request.head.repo.full_name": head,
+        "github.repository": "me/repo",
+        "github.actor": actor,
+        "vars.PREVIEW_DEPENDABOT": opted_in,
+    }
+    candidates = ("preview", "preview-fork", "preview-dependabot")
+    runs = [n for n in candidates if evaluate(job_if(workflow["jobs"][n]), contexts)]
+    assert runs == [expected]
+
+
 def test_oidc_token_only_where_aws_credentials_are_fetched(workflow: dict[str, Any]) -> None:
     assert "id-token" not in workflow.get("permissions", {})
     aws = 0

@@ -40,6 +40,7 @@ PERMISSIONS: dict[tuple[str, str], dict[str, str]] = {
         "id-token": "write",
     },
     ("deploy.yml", "preview-fork"): {},  # prints a notice
+    ("deploy.yml", "preview-dependabot"): {},  # prints a notice
     ("deploy.yml", "deploy"): {"contents": "read", "id-token": "write"},
     ("drift.yml", "drift"): {"contents": "read", "id-token": "write"},
 }
