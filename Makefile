@@ -43,7 +43,9 @@ LOCKS := requirements.lock.txt requirements-dev.lock.txt
 $(STAMP): $(LOCKS)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@$(PY) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "the locks need Python 3.11 or newer: rm -rf $(VENV) and make venv PYTHON=python3.11")'
-	$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes --only-binary :all: -r requirements-dev.lock.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes --only-binary :all: \
+	  -r requirements-dev.lock.txt || { echo "make venv: pip refused requirements-dev.lock.txt" \
+	  "(above). A package or hash the lock lacks, after an update: make lock" >&2; exit 1; }
 	touch $(STAMP)
 
 venv: $(STAMP)
