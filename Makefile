@@ -15,7 +15,8 @@ CLI_STAMP := $(TOOLS)/.pulumi-v$(PULUMI_VERSION)
 GO_ENV := GOTOOLCHAIN=local GOFLAGS=-buildvcs=false CGO_ENABLED=0
 # `-v` lists each package as it is compiled: the progress of a first build (make up sets it).
 GO_BUILD_FLAGS ?=
-# actionlint checks .github/workflows in `make test` once `make actionlint` has built it.
+# actionlint checks .github/workflows in `make test` once `make actionlint` has built it; zizmor
+# (the dev lock) audits them and .github/dependabot.yml for security, offline, every time.
 ACTIONLINT_VERSION := 1.7.12
 ACTIONLINT := $(TOOLS)/actionlint
 ACTIONLINT_STAMP := $(TOOLS)/.actionlint-v$(ACTIONLINT_VERSION)
@@ -32,18 +33,43 @@ help:
 	@echo "make bench     benchmark fleet-sized applies"
 	@echo "make cli       build the pulumi CLI and its Python language host into .tools/bin (needs Go)"
 	@echo "make actionlint build actionlint into .tools/bin (needs Go); make test then checks the workflows"
+	@echo "make lock      after editing requirements*.txt: regenerate the hash-locked requirements*.lock.txt"
 
-# The virtualenv Pulumi.yaml names, with runtime and dev requirements installed.
-$(STAMP): requirements.txt requirements-dev.txt
+# The virtualenv Pulumi.yaml names, installed from the dev lock (runtime and tools): every package
+# pinned with its hashes (--require-hashes: a file whose hash differs is refused), wheels only (no
+# package's build code runs here). requirements*.txt keep the ranges a person edits; `make lock`
+# turns them into the locks. tests/repo/test_locks.py fails when a lock no longer matches.
+LOCKS := requirements.lock.txt requirements-dev.lock.txt
+$(STAMP): $(LOCKS)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@$(PY) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "the locks need Python 3.11 or newer: rm -rf $(VENV) and make venv PYTHON=python3.11")'
+	$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes --only-binary :all: \
+	  -r requirements-dev.lock.txt || { echo "make venv: pip refused requirements-dev.lock.txt" \
+	  "(above). A package or hash the lock lacks, after an update: make lock" >&2; exit 1; }
 	touch $(STAMP)
 
 venv: $(STAMP)
 
+# `make lock` after editing requirements*.txt: resolves them into requirements*.lock.txt, keeping
+# every pin that still fits (UPGRADE=1: the newest that fits instead), then installs the result.
+# One resolution for every platform and Python 3.11+, one version per package (Dependabot updates
+# a lock line by line); the runtime lock first, and its pins bind the dev lock. After a merge
+# that conflicted in a lock: keep either side's lock, then make lock.
+.PHONY: lock
+LOCK_COMPILE = $(VENV)/bin/uv pip compile --quiet --universal --python-version 3.11 \
+	--fork-strategy fewest --generate-hashes --custom-compile-command "make lock" $(if $(UPGRADE),--upgrade)
+lock:
+	@! grep -l '^<<<<<<< ' $(LOCKS) || { echo "merge conflict in the lock above: keep one side" \
+	  "(git checkout --ours requirements*.lock.txt), then make lock again" >&2; exit 1; }
+	test -x $(VENV)/bin/uv || $(MAKE) --no-print-directory venv
+	$(LOCK_COMPILE) requirements.txt --output-file requirements.lock.txt
+	$(LOCK_COMPILE) requirements-dev.txt --constraint requirements.lock.txt --output-file requirements-dev.lock.txt
+	$(MAKE) --no-print-directory venv
+
 lint: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(VENV)/bin/zizmor --offline --no-progress --quiet .github
 	@if [ -x $(ACTIONLINT) ]; then echo "$(ACTIONLINT) .github/workflows/*.yml"; $(ACTIONLINT) .github/workflows/*.yml; \
 	  else echo "actionlint skipped: $(ACTIONLINT) not built (make actionlint, needs Go)"; fi
 

@@ -252,7 +252,7 @@ def run(n: int, ops: Sequence[str], latency: float, use_spy: bool) -> dict[str, 
         raise SystemExit("no pulumi CLI: `make cli` builds it (needs Go)")
     spy = _py_spy() if use_spy else None
     if use_spy and spy is None:
-        raise SystemExit("py-spy is not installed: venv/bin/pip install -r requirements-dev.txt")
+        raise SystemExit("py-spy is not installed: make venv (it is in requirements-dev.lock.txt)")
     results: dict[str, Any] = {"n": n, "latency_s": latency, "loadavg_1m": os.getloadavg()[0]}
     with (
         tempfile.TemporaryDirectory(prefix="bench-profile-") as tmp,

@@ -38,6 +38,8 @@ CLONED = (
     "Makefile",
     "requirements.txt",
     "requirements-dev.txt",
+    "requirements.lock.txt",
+    "requirements-dev.lock.txt",
 )
 # A fleet for the day-2 tests (drift, sessions): three accounts, one password each.
 ACCOUNTS = {"ops@example.com": 3, "render@example.com": 5, "batch@example.com": 2}
