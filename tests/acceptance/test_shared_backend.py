@@ -92,6 +92,12 @@ def assert_no_secret_in(backend: S3Backend, emulator: UseapiEmulator) -> None:
         assert secret not in everything, f"{secret} is stored in plaintext in the bucket"
 
 
+def s3(lab: DeployLab) -> S3Backend:
+    backend = lab.cli.backend
+    assert isinstance(backend, S3Backend)
+    return backend
+
+
 def lock_age(backend: S3Backend, key: str) -> float:
     data = json.loads(backend.read(key.removeprefix(f"{backend.prefix}/")))
     written = time.mktime(time.strptime(data["timestamp"][:19], "%Y-%m-%dT%H:%M:%S"))
@@ -179,7 +185,7 @@ def test_a_deploy_killed_on_another_host_is_refused_while_young_and_cleared_once
     assert lab.lock_files() == [lock] and lab.cli.checkpoint() == checkpoint
     assert lab.emulator.calls() == [], "a refused recovery calls nothing"
 
-    wait_until(lambda: lock_age(lab.cli.backend, lock) > OLD_AFTER, 10, "the lock to age")
+    wait_until(lambda: lock_age(s3(lab), lock) > OLD_AFTER, 10, "the lock to age")
     old = lab.make_recover(*OLD)
 
     assert old.returncode == 0, old.stdout + old.stderr
@@ -187,7 +193,7 @@ def test_a_deploy_killed_on_another_host_is_refused_while_young_and_cleared_once
     assert "removed (that object only; record: s3://" in old.stdout
     assert "Removed 1 stale lock(s), each alone" in old.stdout
     assert lab.pending() == [] and lab.lock_files() == []
-    (record,) = lab.cli.backend.store.keys(lab.cli.backend.bucket, f"pixverse/{RECORDS}")
+    (record,) = s3(lab).store.keys(s3(lab).bucket, f"pixverse/{RECORDS}")
     assert record == lock.replace(LOCKS, RECORDS)
     kept = json.loads(lab.cli.backend.read(record.removeprefix("pixverse/")))
     assert kept["lock"]["host"] == RUNNER and kept["clearedBy"]["pid"] > 0
@@ -200,7 +206,7 @@ def test_two_recoveries_started_together_one_clears_the_stale_lock_the_other_say
     lab: DeployLab,
 ) -> None:
     fleet, lock = kill_a_deploy_on_another_host(lab, "twice")
-    wait_until(lambda: lock_age(lab.cli.backend, lock) > OLD_AFTER, 10, "the lock to age")
+    wait_until(lambda: lock_age(s3(lab), lock) > OLD_AFTER, 10, "the lock to age")
     command = lab.make_recover_command(*OLD)
     both = [
         subprocess.Popen(
