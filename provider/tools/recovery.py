@@ -16,16 +16,20 @@ selects:
    checkpoint it writes keeps no pending update or delete either. It takes the stack's lock
    like any run, so it cannot interleave with a live deploy.
 3. If that refuses because the stack is locked, each lock is judged (`stack_locks.judge`).
-   Only when every lock is stale is it removed (the exact lock files on a file:// backend,
-   `pulumi cancel` elsewhere) and step 2 run again; a lock that may be alive stops the repair
-   with nothing changed, saying who holds it and the exact command for a person who knows
-   that run is gone. A run that starts between the judgement and the removal keeps its lock on
-   a file backend (only the judged files are deleted); `pulumi cancel` deletes every lock, so on
-   an object store that window is the second the CLI takes to start (the deploy pipeline's
-   concurrency group keeps its own runs out of it).
+   Only when every lock is stale are they removed, each alone (`lock_removal`: the lock file on
+   file://, the lock object on s3://), and step 2 run again; a lock that may be alive stops the
+   repair with nothing changed, saying who holds it and the exact command for a person who knows
+   that run is gone. A run that starts between the judgement and the removal keeps its lock:
+   only the judged locks are deleted, never with `pulumi cancel` (which deletes every lock of
+   the stack), except where no single lock can be removed (Pulumi Cloud, gs://, azblob://), and
+   there only with --force. When another recovery removes the same stale lock first, this one
+   says so and stops, changing nothing.
 4. `pulumi stack export` again, one `GET /accounts` and (unless `plan` is off) `pulumi preview`,
    which takes no lock: per account, what was found, what was done, what useapi.net has and
    what the next `pulumi up` will do.
+
+A checkpoint that step 1 cannot load (`checkpoint_repair`: the `.attrs` file beside it on a
+file backend, torn by a kill) is repaired first, or the exact commands for a person are printed.
 
 Why dropping a pending create is safe: the create was cut off, so state cannot know whether
 its POST reached useapi.net. POST is an upsert keyed by the email: if it landed, the next `up`

@@ -105,20 +105,6 @@ class S3Location:
             put_extra=put_extra,
         )
 
-    def sibling(self, key: str) -> S3Location:
-        """Another object of the same bucket, reached the same way."""
-        return S3Location(
-            self.bucket,
-            key,
-            self.region,
-            self.endpoint,
-            self.profile,
-            self.path_style,
-            self.anonymous,
-            self.client_config,
-            self.put_extra,
-        )
-
 
 def _flag(params: dict[str, str], name: str) -> bool:
     value = params.pop(name, None)

@@ -218,11 +218,11 @@ WRITERS = {
 def test_recovery_judges_every_kind_of_live_pulumi_run_alive(lab: DeployLab, writer: str) -> None:
     """A live `refresh`, `destroy` or `up` with its flags first holds its lock as an `up`
     does: recovery refuses, --force too, and the run completes."""
-    fleet = make_fleet(f"w{writer[:3]}")
+    fleet = make_fleet(f"w{writer[:3]}", size=2)
     lab.declare(fleet)
     if "up" not in writer:
         lab.cli.up()  # so that the refresh reads, and the destroy deletes, this fleet
-    lab.emulator.latency = 1.5
+    lab.emulator.latency = 2.5  # one wave of calls outlasts the recovery's two CLI runs
     lab.emulator.reset_calls()
     run = subprocess.Popen(
         [lab.cli.pulumi, *WRITERS[writer]],
