@@ -45,8 +45,9 @@ pytestmark = [
     pytest.mark.cli,
     pytest.mark.s3,
     pytest.mark.skipif(PULUMI is None, reason=SKIP_REASON),
-    pytest.mark.skipif(NAMESPACE_PREFIX is None, reason=NO_NAMESPACE),
 ]
+# A deploy "on another machine" runs in a UTS namespace (root, or unprivileged user namespaces).
+needs_another_host = pytest.mark.skipif(NAMESPACE_PREFIX is None, reason=NO_NAMESPACE)
 
 RUNNER = "gh-runner-7"  # the machine whose deploy is cut off
 LOCKS = ".pulumi/locks/organization/pixverse-accounts/clitest/"
@@ -167,6 +168,7 @@ def kill_a_deploy_on_another_host(lab: DeployLab, tag: str) -> tuple[Fleet, str]
     return fleet, lock
 
 
+@needs_another_host
 @pytest.mark.timeout(240)
 def test_a_deploy_killed_on_another_host_is_refused_while_young_and_cleared_once_old(
     lab: DeployLab,
@@ -201,6 +203,7 @@ def test_a_deploy_killed_on_another_host_is_refused_while_young_and_cleared_once
     lab.assert_converged(fleet)
 
 
+@needs_another_host
 @pytest.mark.timeout(240)
 def test_two_recoveries_started_together_one_clears_the_stale_lock_the_other_says_so(
     lab: DeployLab,
