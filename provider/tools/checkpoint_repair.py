@@ -10,7 +10,9 @@ with io.EOF, so `pulumi stack export`, `refresh` and `up` all stop with "failed 
 checkpoint: EOF" until it is repaired. The checkpoint beside it is whole: the state of the last
 save that completed (the one being written is in the temp file, never renamed). Removing the torn
 sidecar is the whole repair (fileblob reads a key without one as `application/octet-stream`, and
-the next save writes a new one); the recovery then refreshes as usual.
+the next save writes a new one); the recovery then refreshes as usual. The same window shows for
+a moment to any reader while a live run saves (a recovery's refresh beside a live `up` met it in
+the test suite), so the recovery reads again before it takes the sidecar for torn.
 
 A checkpoint whose own bytes do not load cannot come from a kill (the rename is atomic); it is
 not repaired here: the recovery stops with the exact commands to restore the previous save, the

@@ -47,6 +47,7 @@ import json
 import os
 import shlex
 import socket
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -72,6 +73,9 @@ from .stack_locks import (
 
 ACCOUNT_TYPE = "pulumi-python:dynamic/pixverse:PixVerseAccount"
 UNLOADABLE = "failed to load checkpoint"
+# A checkpoint that fails to load is read again after these pauses (seconds) before it is taken
+# for torn: a live run's rewrite of its `.attrs` file lasts microseconds.
+READ_AGAIN_AFTER = (0.2, 0.5, 1.0)
 RECOVERED, FAILED, REFUSED = 0, 1, 3
 _PENDING_WORDS = {
     "creating": "create",
@@ -283,6 +287,7 @@ class Recovery:
     now: Callable[[], datetime] = field(default=lambda: datetime.now(timezone.utc))
     out: Callable[[str], None] = print
     hostname: str = field(default_factory=socket.gethostname)
+    sleep: Callable[[float], None] = time.sleep
 
     # -- the steps ------------------------------------------------------------------------
 
@@ -337,15 +342,34 @@ class Recovery:
         return RECOVERED
 
     def _export(self) -> StackState:
-        run = self._cli("stack", "export", "--stack", self.stack)
-        if not run.ok and UNLOADABLE in run.text and self._repair_checkpoint(run):
-            run = self._cli("stack", "export", "--stack", self.stack)
+        run = self._reading("stack", "export", "--stack", self.stack)
         if not run.ok:
             raise RecoveryError(f"`pulumi stack export --stack {self.stack}` failed:\n{run.tail()}")
         try:
             return parse_export(json.loads(run.stdout))
         except ValueError:
             raise RecoveryError("`pulumi stack export` did not print JSON") from None
+
+    def _reading(self, *args: str) -> CliRun:
+        """A command that loads the checkpoint. On a file backend a reader can catch the
+        checkpoint's `.attrs` file in the instant a live run rewrites it (truncate, then write:
+        checkpoint_repair) and fail with "failed to load checkpoint: EOF": it is read again a
+        moment later. Still unloadable after that, it was torn by a kill: repaired, then run
+        once more."""
+        run = self._cli(*args)
+        for pause in READ_AGAIN_AFTER:
+            if run.ok or UNLOADABLE not in run.text:
+                return run
+            command = " ".join(arg for arg in args[:2] if not arg.startswith("-"))
+            self.out(
+                f"note: `pulumi {command}` could not load the checkpoint ({run.tail(1)}); "
+                f"reading it again in {pause:g} s (a live run may be saving it)."
+            )
+            self.sleep(pause)
+            run = self._cli(*args)
+        if not run.ok and UNLOADABLE in run.text and self._repair_checkpoint(run):
+            run = self._cli(*args)
+        return run
 
     def _repair_checkpoint(self, failed: CliRun) -> bool:
         """A checkpoint the backend cannot load (see checkpoint_repair): True when repaired
@@ -355,7 +379,7 @@ class Recovery:
         files = checkpoint_files(url, _project_name(self.project_dir), self.stack) if url else []
         if not files:
             raise RecoveryError(
-                f"`pulumi stack export --stack {self.stack}` cannot load the checkpoint on "
+                f"the pulumi CLI cannot load the checkpoint of {self.stack} on "
                 f"{url or 'this backend'}; the recovery repairs that on a file:// backend only. "
                 "Restore the previous save (the `.bak` object beside the stack's checkpoint) with "
                 "your store's tools, then run the recovery again."
@@ -385,7 +409,7 @@ class Recovery:
         return str(found) if found else None
 
     def _refresh(self) -> CliRun:
-        return self._cli(
+        return self._reading(
             "refresh", "--clear-pending-creates", "--yes", "--skip-preview", "--stack", self.stack
         )
 

@@ -31,6 +31,9 @@ from pathlib import Path
 
 import pytest
 
+from provider.tools.pulumi_cli import PulumiCli
+from provider.tools.recovery import Recovery
+from provider.tools.stack_file import StackFile
 from tests.support.cli_support import PULUMI, SKIP_REASON, CliProject
 from tests.support.helpers import PASSWORD_SENTINEL, TOKEN_SENTINEL
 from tests.support.interrupt_support import (
@@ -300,6 +303,45 @@ def test_a_checkpoint_whose_attributes_file_a_kill_tore_is_repaired_by_the_recov
 
     assert code == 0, text
     assert "clitest.json.attrs was torn" in text and "clitest.json itself is whole" in text
+    lab.assert_converged(fleet)
+
+
+@pytest.mark.timeout(120)
+def test_a_checkpoint_caught_while_a_live_run_saves_it_is_read_again_not_repaired(
+    lab: DeployLab,
+) -> None:
+    """What a recovery beside a live deploy met once in make test: its refresh read the
+    checkpoint in the instant the live run was rewriting the `.attrs` file ("failed to load
+    checkpoint: EOF"). The file is empty here until the recovery says it reads again, as the
+    live run's write would fill it: the recovery reads again and repairs nothing."""
+    fleet = make_fleet("midsave")
+    lab.declare(fleet)
+    lab.cli.up()
+    folder = lab.cli.state_dir / ".pulumi" / "stacks" / "pixverse-accounts"
+    attrs = folder / "clitest.json.attrs"
+    whole = attrs.read_bytes()
+    attrs.write_bytes(b"")
+    lines: list[str] = []
+
+    def out(line: str) -> None:
+        lines.append(line)
+        if line.startswith("note: `pulumi stack export` could not load the checkpoint"):
+            attrs.write_bytes(whole)  # the live run's save completes
+
+    recovery = Recovery(
+        project_dir=lab.cli.root,
+        stack=lab.cli.stack,
+        cli=PulumiCli(lab.cli.root, lab.cli.env, executable=lab.cli.pulumi),
+        environ=lab.cli.env,
+        plan=False,
+        out=out,
+    )
+    code = recovery.run(StackFile.load(lab.cli.stack_file))
+
+    text = "\n".join(lines)
+    assert code == 0, text
+    assert "failed to load checkpoint: EOF); reading it again in 0.2 s" in text
+    assert "was torn" not in text and "does not load" not in text
     lab.assert_converged(fleet)
 
 
