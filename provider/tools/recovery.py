@@ -463,7 +463,7 @@ class Recovery:
         blocked = [why for lock, _ in verdicts if (why := removable_one_by_one(lock.url))]
         if blocked:
             return self._cancel_every_lock(blocked[0])
-        clearer = Clearer(getpass.getuser(), self.hostname, os.getpid(), now)
+        clearer = Clearer(_user(), self.hostname, os.getpid(), now)
         first: list[str] = []
         for lock, verdict in verdicts:
             try:
@@ -474,12 +474,17 @@ class Recovery:
             if not removal.removed:
                 first.append(lock.url)
         if first:
-            self.out(
+            removed = len(verdicts) - len(first)
+            done = f"Removed {removed} other stale lock(s) alone; nothing" if removed else "Nothing"
+            message = (
                 "Someone else removed or is removing the stale lock(s) first (another recovery, "
-                "most likely): it repairs the stack. Nothing else was changed here; run "
+                f"most likely): it repairs the stack. {done} else was changed here; run "
                 f"`make recover STACK={shlex.quote(self.stack)}` again after it if the stack "
                 "still needs it."
             )
+            self.out(message)
+            if self.environ.get("GITHUB_ACTIONS") == "true":
+                self.out(f"::error title=Stack {self.stack} is being recovered::{_escape(message)}")
             return False
         self.out(f"Removed {len(verdicts)} stale lock(s), each alone: no other lock was touched.")
         return True
@@ -567,6 +572,14 @@ class Recovery:
         except (SettingsError, UseapiError) as exc:
             self.out(f"note: useapi.net's account list could not be read ({exc}).")
             return None
+
+
+def _user() -> str:
+    """Who runs the recovery, for the record of a cleared lock."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no USER variable and no password entry (a bare container)
+        return "unknown"
 
 
 def _project_name(project_dir: Path) -> str:
