@@ -130,7 +130,7 @@ def object_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ObjectSto
 
 
 @pytest.fixture
-def bucket(object_store: ObjectStore, request: pytest.FixtureRequest) -> str:
+def bucket(object_store: ObjectStore) -> str:
     """A new, empty bucket for the test."""
     name = f"state-{uuid.uuid4().hex[:12]}"
     object_store.create_bucket(name)
