@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
 import signal
 import socket
 import subprocess
@@ -279,22 +280,46 @@ def test_a_lock_from_another_host_is_broken_only_once_no_deploy_can_still_hold_i
     assert not old.exists() and lab.lock_files() == []
 
 
+STRACE = shutil.which("strace")
+
+
 @pytest.mark.timeout(120)
 def test_a_checkpoint_whose_attributes_file_a_kill_tore_is_repaired_by_the_recovery(
     lab: DeployLab,
 ) -> None:
     """The file backend (gocloud.dev's fileblob) renames each checkpoint into place, but
-    rewrites the `.attrs` file beside it in place (truncate, then write): a CLI killed between
-    the two leaves it empty, and every command then stops with "failed to load checkpoint:
-    EOF" (seen once under load after SIGKILL-then-recover). Here the file is left as that
-    kill leaves it; the checkpoint itself is whole."""
-    fleet = make_fleet("torn")
+    rewrites the `.attrs` file beside it in place: open with O_TRUNC, then write. A CLI killed
+    between the two leaves it empty, and every command then stops with "failed to load
+    checkpoint: EOF" (seen once under load after SIGKILL-then-recover). That instant lasts
+    microseconds; strace widens it (the CLI's first write to that file waits 5 s on entry,
+    nothing else changes) and the real `pulumi up` is SIGKILLed in it. Where strace is not
+    installed the file is left as that kill leaves it, by hand."""
+    fleet = make_fleet("torn", size=2)
     lab.declare(fleet)
-    lab.cli.up()
-    checkpoint = lab.cli.state_dir / ".pulumi" / "stacks" / "pixverse-accounts" / "clitest.json"
-    attrs = checkpoint.with_name("clitest.json.attrs")
+    folder = lab.cli.state_dir / ".pulumi" / "stacks" / "pixverse-accounts"
+    attrs = folder / "clitest.json.attrs"
     assert "user.content_type" in json.loads(attrs.read_text())  # what fileblob keeps there
-    attrs.write_bytes(b"")
+    if STRACE is None:
+        attrs.write_bytes(b"")
+    else:
+        up = [lab.cli.pulumi, "up", "--yes", "--skip-preview", "--non-interactive"]
+        delay = ["-e", "trace=write", "-e", "inject=write:delay_enter=5000000"]
+        widened = subprocess.Popen(
+            [STRACE, "-f", "--seccomp-bpf", "-o", os.devnull, "-P", str(attrs), *delay, *up],
+            cwd=lab.cli.root,
+            env=lab.cli.env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        try:
+            wait_until(lambda: attrs.stat().st_size == 0, 60, "the CLI to truncate .attrs")
+        finally:
+            os.killpg(widened.pid, signal.SIGKILL)  # strace and the CLI it runs
+            widened.wait(timeout=30)
+        lab.sweep()
+        assert attrs.stat().st_size == 0
 
     refused = lab.cli.run("stack", "export", check=False)
     assert refused.returncode != 0 and "failed to load checkpoint: EOF" in refused.text
@@ -303,6 +328,7 @@ def test_a_checkpoint_whose_attributes_file_a_kill_tore_is_repaired_by_the_recov
 
     assert code == 0, text
     assert "clitest.json.attrs was torn" in text and "clitest.json itself is whole" in text
+    lab.cli.up()
     lab.assert_converged(fleet)
 
 
