@@ -210,22 +210,22 @@ def test_while_a_deploy_runs_a_second_up_and_recover_are_refused_and_change_noth
 
 
 # Every command that writes state takes the lock; each is judged by its process, not its name.
+# (A live `up` is the test above; every command line's form, flags first included, is judged in
+# tests/tools/test_stack_locks.py.)
 WRITERS = {
     "refresh": ["refresh", "--yes", "--skip-preview", "--non-interactive"],
     "destroy": ["destroy", "--yes", "--skip-preview", "--non-interactive"],
-    "flags-first up": ["--non-interactive", "up", "--yes", "--skip-preview"],
 }
 
 
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("writer", sorted(WRITERS))
 def test_recovery_judges_every_kind_of_live_pulumi_run_alive(lab: DeployLab, writer: str) -> None:
-    """A live `refresh`, `destroy` or `up` with its flags first holds its lock as an `up`
-    does: recovery refuses, --force too, and the run completes."""
+    """A live `refresh` or `destroy` holds its lock as an `up` does: recovery refuses,
+    --force too, and the run completes."""
     fleet = make_fleet(f"w{writer[:3]}", size=2)
     lab.declare(fleet)
-    if "up" not in writer:
-        lab.cli.up()  # so that the refresh reads, and the destroy deletes, this fleet
+    lab.cli.up()  # so that the refresh reads, and the destroy deletes, this fleet
     lab.emulator.latency = 2.5  # one wave of calls outlasts the recovery's two CLI runs
     lab.emulator.reset_calls()
     run = subprocess.Popen(
