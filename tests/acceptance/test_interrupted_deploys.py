@@ -32,9 +32,6 @@ from pathlib import Path
 
 import pytest
 
-from provider.tools.pulumi_cli import PulumiCli
-from provider.tools.recovery import Recovery
-from provider.tools.stack_file import StackFile
 from tests.support.cli_support import PULUMI, SKIP_REASON, CliProject
 from tests.support.helpers import PASSWORD_SENTINEL, TOKEN_SENTINEL
 from tests.support.interrupt_support import (
@@ -347,24 +344,13 @@ def test_a_checkpoint_caught_while_a_live_run_saves_it_is_read_again_not_repaire
     attrs = folder / "clitest.json.attrs"
     whole = attrs.read_bytes()
     attrs.write_bytes(b"")
-    lines: list[str] = []
 
-    def out(line: str) -> None:
-        lines.append(line)
+    def heard(line: str) -> None:
         if line.startswith("note: `pulumi stack export` could not load the checkpoint"):
             attrs.write_bytes(whole)  # the live run's save completes
 
-    recovery = Recovery(
-        project_dir=lab.cli.root,
-        stack=lab.cli.stack,
-        cli=PulumiCli(lab.cli.root, lab.cli.env, executable=lab.cli.pulumi),
-        environ=lab.cli.env,
-        plan=False,
-        out=out,
-    )
-    code = recovery.run(StackFile.load(lab.cli.stack_file))
+    code, text = lab.recover(heard=heard)
 
-    text = "\n".join(lines)
     assert code == 0, text
     assert "failed to load checkpoint: EOF); reading it again in 0.2 s" in text
     assert "was torn" not in text and "does not load" not in text

@@ -192,17 +192,26 @@ class DeployLab:
         else:
             raise ValueError(point)
 
-    def recover(self, plan: bool = False) -> tuple[int, str]:
+    def recover(
+        self, plan: bool = False, heard: Callable[[str], None] | None = None
+    ) -> tuple[int, str]:
         """The documented recovery (`make recover`'s code), in this process: exit status and
-        everything it printed. Without its closing preview unless `plan` (a second saved)."""
+        everything it printed. Without its closing preview unless `plan` (a second saved);
+        `heard` is handed each line as it is printed."""
         lines: list[str] = []
+
+        def out(line: str) -> None:
+            lines.append(line)
+            if heard is not None:
+                heard(line)
+
         recovery = Recovery(
             project_dir=self.cli.root,
             stack=self.cli.stack,
             cli=PulumiCli(self.cli.root, self.cli.env, executable=self.cli.pulumi),
             environ=self.cli.env,
             plan=plan,
-            out=lines.append,
+            out=out,
         )
         code = recovery.run(StackFile.load(self.cli.stack_file))
         text = "\n".join(lines)
