@@ -5,7 +5,7 @@ VENV := venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: help venv test lint typecheck unit clean up preview refresh destroy drift engine adopt recover bench cli actionlint
+.PHONY: help venv test lint typecheck unit clean up preview refresh destroy drift engine adopt recover bench cli actionlint versitygw
 
 # The real engine, built from Pulumi's Go modules at the version the pulumi SDK is pinned to
 # (requirements.txt; tests/repo/test_pins.py keeps the two, and the deploy workflow's, equal).
@@ -20,6 +20,11 @@ GO_BUILD_FLAGS ?=
 ACTIONLINT_VERSION := 1.7.12
 ACTIONLINT := $(TOOLS)/actionlint
 ACTIONLINT_STAMP := $(TOOLS)/.actionlint-v$(ACTIONLINT_VERSION)
+# versitygw, a real S3 server over a folder: the shared-backend tests run the CLI against it on
+# loopback (tests/support/object_store.py starts one per test worker).
+VERSITYGW_VERSION := 1.8.0
+VERSITYGW := $(TOOLS)/versitygw
+VERSITYGW_STAMP := $(TOOLS)/.versitygw-v$(VERSITYGW_VERSION)
 
 help:
 	@echo "make up        deploy the demo stack against the bundled useapi.net emulator (real pulumi; builds it first if needed)"
@@ -33,6 +38,7 @@ help:
 	@echo "make bench     benchmark fleet-sized applies"
 	@echo "make cli       build the pulumi CLI and its Python language host into .tools/bin (needs Go)"
 	@echo "make actionlint build actionlint into .tools/bin (needs Go); make test then checks the workflows"
+	@echo "make versitygw  build the S3 server the shared-backend tests use into .tools/bin (needs Go)"
 	@echo "make lock      after editing requirements*.txt: regenerate the hash-locked requirements*.lock.txt"
 
 # The virtualenv Pulumi.yaml names, installed from the dev lock (runtime and tools): every package
@@ -76,13 +82,13 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(PY) -m mypy .
 
-# The real-engine tests need the CLI: where Go exists it is built first (a no-op once built);
-# without Go they use a pulumi on PATH, or skip and say so.
+# The real-engine tests need the CLI, the shared-backend ones versitygw too: where Go exists both
+# are built first (a no-op once built); without Go they use a pulumi on PATH, or skip and say so.
 HAVE_GO := $(shell command -v go 2>/dev/null)
 # pytest-xdist workers: one per CPU, from 2 to 4 (a real-engine test waits on processes for part
 # of its time; a third worker on two CPUs measured slower, the CLI runs being CPU-bound).
 PYTEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 2); [ $$n -lt 2 ] && n=2; [ $$n -gt 4 ] && n=4; echo $$n)
-unit: $(STAMP) $(if $(HAVE_GO),$(CLI_STAMP))
+unit: $(STAMP) $(if $(HAVE_GO),$(CLI_STAMP) $(VERSITYGW_STAMP))
 	PATH="$(CURDIR)/$(TOOLS):$$PATH" $(PY) -m pytest -q -n $(PYTEST_WORKERS)
 
 test: lint typecheck unit
@@ -112,9 +118,11 @@ adopt: $(STAMP)
 
 # After a deploy was cut off (README: "When a deploy is cut off"): `make recover STACK=prod`.
 # FORCE=1 only when you know the run holding a young lock from another host is gone.
+# MAX_RUN=<minutes> (the deploy job's timeout-minutes, default 30) and CLOCK_SKEW=<minutes>
+# (default 5): a lock from another host older than their sum is stale.
 recover: $(STAMP)
-	@test -n "$(STACK)" || { echo "usage: make recover STACK=<stack> [FORCE=1]"; exit 2; }
-	PATH="$(CURDIR)/$(TOOLS):$$PATH" $(PY) -m provider.recover --stack "$(STACK)" $(if $(FORCE),--force)
+	@test -n "$(STACK)" || { echo "usage: make recover STACK=<stack> [FORCE=1] [MAX_RUN=<minutes>] [CLOCK_SKEW=<minutes>]"; exit 2; }
+	PATH="$(CURDIR)/$(TOOLS):$$PATH" $(PY) -m provider.recover --stack "$(STACK)" $(if $(FORCE),--force) $(if $(MAX_RUN),--max-run-minutes "$(MAX_RUN)") $(if $(CLOCK_SKEW),--clock-skew-minutes "$(CLOCK_SKEW)")
 
 # Not part of `make test`: timings belong in bench/README.md, not in CI's pass/fail.
 # `make bench BENCH_ARGS=--quick` for a smoke run; `python -m bench --help` for the options.
@@ -155,6 +163,20 @@ $(ACTIONLINT_STAMP):
 	GOBIN=$(CURDIR)/$(TOOLS) $(GO_ENV) go install github.com/rhysd/actionlint/cmd/actionlint@v$(ACTIONLINT_VERSION)
 	rm -f $(TOOLS)/.actionlint-v*
 	$(ACTIONLINT) -version | grep -qx "v$(ACTIONLINT_VERSION)"
+	touch $@
+
+# `make versitygw`: Versity's S3 gateway (Apache-2.0), a Go module, serving S3 over a folder; the
+# tests of a team's shared s3:// backend (tests/acceptance/test_shared_backend.py) run the real
+# CLI against it on 127.0.0.1. A no-op when the stamp for VERSITYGW_VERSION exists. `go install`
+# sets no version string in the binary, so the module version it was built from is checked.
+versitygw: $(VERSITYGW_STAMP)
+
+$(VERSITYGW_STAMP):
+	@command -v go >/dev/null || { echo "make versitygw needs Go (https://go.dev/dl/)"; exit 1; }
+	mkdir -p $(TOOLS)
+	GOBIN=$(CURDIR)/$(TOOLS) $(GO_ENV) go install -trimpath -ldflags "-s -w" github.com/versity/versitygw/cmd/versitygw@v$(VERSITYGW_VERSION)
+	rm -f $(TOOLS)/.versitygw-v*
+	go version -m $(VERSITYGW) | grep -qE "^\s+mod\s+github.com/versity/versitygw\s+v$(VERSITYGW_VERSION)\s"
 	touch $@
 
 clean:
