@@ -24,6 +24,7 @@ from typing import Any
 
 import yaml
 
+from harness import PROJECT_HOST, SDK_HOST
 from provider.tools.pulumi_cli import PulumiCli
 from provider.tools.recovery import Recovery
 from provider.tools.stack_file import StackFile
@@ -206,7 +207,12 @@ class DeployLab:
         return self.cli.processes()
 
     def provider_hosts(self) -> list[int]:
-        return [pid for pid, command in self.processes().items() if "pulumi.dynamic" in command]
+        hosts = (PROJECT_HOST, SDK_HOST)
+        return [
+            pid
+            for pid, command in self.processes().items()
+            if any(f"-m {host}" in command for host in hosts)
+        ]
 
     def sweep(self) -> list[str]:
         """Kill what still works in the project (after a SIGKILL: the language host, which
