@@ -50,8 +50,18 @@ class Timed:
     output: str
 
 
+def stock_host_project_file() -> str:
+    """The project's Pulumi.yaml without its `plugins:` entry: the engine then serves the
+    dynamic resources from the SDK's own host (`python -m pulumi.dynamic`, four calls at once),
+    as for any Python project that declares nothing."""
+    project = yaml.safe_load((PROJECT_ROOT / "Pulumi.yaml").read_text())
+    project.pop("plugins", None)
+    return yaml.safe_dump(project, sort_keys=False)
+
+
 class CliProject:
-    """One project directory with one stack; `files` maps names in it to files to link."""
+    """One project directory with one stack; `files` maps names in it to files to link.
+    `stock_host`: the SDK's own provider host instead of the project's (`Pulumi.yaml`)."""
 
     def __init__(
         self,
@@ -59,11 +69,15 @@ class CliProject:
         pulumi: str,
         files: Mapping[str, Path],
         extra_env: Mapping[str, str] | None = None,
+        stock_host: bool = False,
     ) -> None:
         self.root = root
         self.pulumi = pulumi
         root.mkdir(parents=True)
-        shutil.copy(PROJECT_ROOT / "Pulumi.yaml", root / "Pulumi.yaml")
+        if stock_host:
+            (root / "Pulumi.yaml").write_text(stock_host_project_file())
+        else:
+            shutil.copy(PROJECT_ROOT / "Pulumi.yaml", root / "Pulumi.yaml")
         for name, target in {**files, "venv": PROJECT_ROOT / "venv"}.items():
             (root / name).symlink_to(target)
         (root / "stacks").mkdir()

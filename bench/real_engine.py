@@ -80,7 +80,8 @@ def floor_project(root: Path, pulumi: str, latency: float) -> CliProject:
         "__main__.py": PROJECT_ROOT / "bench" / "floor_program.py",
         "bench": PROJECT_ROOT / "bench",
     }
-    return CliProject(root, pulumi, files, {SLEEP_ENV: str(latency)})
+    # The floor is any Python dynamic resource as Pulumi serves it: from the SDK's own host.
+    return CliProject(root, pulumi, files, {SLEEP_ENV: str(latency)}, stock_host=True)
 
 
 def paired_projects(
