@@ -25,14 +25,15 @@ class _Call(Generic[T]):
         self.done = threading.Event()
         self.result: T | None = None
         self.error: BaseException | None = None
-        self.shared = 0  # callers besides the one that ran it
 
 
 class SingleFlight(Generic[T]):
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._call: _Call[T] | None = None
-        self.runs = 0  # how many times the function really ran (for tests)
+        # How many times the function really ran, and how many callers shared a run instead.
+        self.runs = 0
+        self.shared = 0
 
     def do(self, fn: Callable[[], T]) -> T:
         """`fn()`, or the result of the run of it already in flight when this was called."""
@@ -43,7 +44,7 @@ class SingleFlight(Generic[T]):
                 call = self._call = _Call()
                 self.runs += 1
             else:
-                call.shared += 1
+                self.shared += 1
         if leader:
             try:
                 call.result = fn()
