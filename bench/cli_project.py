@@ -99,12 +99,20 @@ class CliProject:
     def stack_file(self) -> Path:
         return self.root / "stacks" / f"Pulumi.{STACK}.yaml"
 
-    def run(self, *args: str, stdin: str | None = None, check: bool = True) -> Timed:
+    def run(
+        self,
+        *args: str,
+        stdin: str | None = None,
+        check: bool = True,
+        env: Mapping[str, str] | None = None,
+    ) -> Timed:
+        """`env`: variables for this command only (PULUMI_PARALLEL, say), on top of the
+        project's."""
         started = time.perf_counter()
         done = subprocess.run(
             [self.pulumi, *args],
             cwd=self.root,
-            env=self.env,
+            env={**self.env, **(env or {})},
             input=stdin,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -117,9 +125,11 @@ class CliProject:
             raise RuntimeError(f"pulumi {' '.join(args)} failed in {self.root}:\n{done.stdout}")
         return timed
 
-    def command(self, name: str, extra: Sequence[str] = ()) -> Timed:
+    def command(
+        self, name: str, extra: Sequence[str] = (), env: Mapping[str, str] | None = None
+    ) -> Timed:
         """One of COMMANDS on the stack, timed from start to exit."""
-        return self.run(*COMMANDS[name], *extra)
+        return self.run(*COMMANDS[name], *extra, env=env)
 
     def init(
         self,
