@@ -4,7 +4,7 @@
 Against an emulator that serves only K requests at once and answers 429 with Retry-After beyond
 them, a fleet created at 32 calls at once through the provider host (as `--parallel 32` sends
 them) is applied whole: every account exactly once (the emulator's log), every call within its
-retries, a bounded time, and about one burst's worth of 429s, not one per call per round. The
+retries, a bounded time, and at most two bursts' worth of 429s, not one per call per round. The
 rules themselves (the gate closes for everyone, the limit halves once per round and grows back
 only below what was throttled) are checked on the gate."""
 
@@ -56,10 +56,11 @@ def test_a_throttled_api_gets_every_account_once_within_the_retries_and_a_bounde
     # Each call within its retries: its 429s plus the attempt that landed.
     refused = Counter(path.rsplit("/", 1)[-1] for _, path in emulator.throttled)
     assert max(refused.values(), default=0) + 1 <= DEFAULT_MAX_RETRIES + 1
-    # The API never served more than it admits, and was not hammered: about one burst's excess
-    # in all (without the shared gate: over twice N, and calls out of retries).
+    # The API never served more than it admits, and was not hammered: the burst's excess, then
+    # half a burst's, a quarter's...: at most two bursts in all (without the shared gate: the
+    # whole remainder again every Retry-After, over twice N, until calls ran out of retries).
     assert emulator.peak_admitted == ADMITTED
-    assert len(emulator.throttled) <= AT_ONCE
+    assert len(emulator.throttled) <= 2 * AT_ONCE
     # Bounded: the work at K at once, plus a Retry-After for each halving of the burst.
     ideal = math.ceil(N / ADMITTED) * LATENCY
     assert took <= ideal + (math.log2(AT_ONCE) + 1) * RETRY_AFTER, (took, ideal)
