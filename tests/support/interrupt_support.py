@@ -33,8 +33,11 @@ from tests.support.helpers import PASSWORD_SENTINEL
 from useapi_emulator import UseapiEmulator
 
 PASSWORDS_KEY = "pixverse-accounts:passwords"
-LATENCY = 0.3  # seconds per request while a run is being cut off: two waves of four calls
+LATENCY = 0.3  # seconds per request while a run is being cut off
 FLEET_SIZE = 5
+# The engine sends four steps at a time, so the fleet's POSTs go in two waves (four, then one)
+# and a kill can fall between them ("mid-fleet"); the host would serve the five at once.
+WAVE = "4"
 # How many tries ran, per test and kill point, for the terminal summary (tests/conftest.py).
 TRIES: dict[str, Counter[str]] = {}
 
@@ -106,6 +109,7 @@ class DeployLab:
         self.cli = cli
         self.emulator = emulator
         self.runs = 0
+        cli.env["PULUMI_PARALLEL"] = WAVE
 
     # -- the inventory ----------------------------------------------------------------------
 
