@@ -20,7 +20,7 @@ from typing import Any
 
 from .cli_project import COMMANDS, CliProject
 from .emulator_process import EmulatorProcess
-from .real_engine import MAX_JOBS, PASSWORD, TOKEN, emails, ours_project
+from .real_engine import ours_project, with_fleet
 
 
 @dataclass(frozen=True)
@@ -57,14 +57,7 @@ def run(
     progress: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     """Each variant's up and destroy of N new accounts, `repeat` times, taking turns."""
-    project = ours_project(tmp / f"options-{n}", pulumi)
-    addresses = emails(n)
-    project.init(
-        emulator.base_url,
-        TOKEN,
-        dict.fromkeys(addresses, MAX_JOBS),
-        dict.fromkeys(addresses, PASSWORD),
-    )
+    project = with_fleet(ours_project(tmp / f"options-{n}", pulumi), emulator, n)
     samples: dict[str, dict[str, list[float]]] = {
         v.name: {"up": [], "destroy": []} for v in VARIANTS
     }

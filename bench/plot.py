@@ -14,7 +14,7 @@ matplotlib.use("Agg")  # files only: the benchmark runs headless
 
 import matplotlib.pyplot as plt  # after use(): the backend is chosen first
 from matplotlib.axes import Axes
-from matplotlib.ticker import FixedLocator, NullLocator, ScalarFormatter
+from matplotlib.ticker import FixedLocator, NullFormatter, NullLocator, ScalarFormatter
 
 
 def draw(results: dict[str, Any], path: Path) -> None:
@@ -103,7 +103,9 @@ def _draw_engine(ax: Axes, engine: dict[str, Any]) -> None:
     ax.set_xticks(x)
     ax.set_xticklabels(labels, fontsize=6)
     ax.set_yscale("log")
+    ax.yaxis.set_major_locator(FixedLocator([1, 2, 5, 10, 20, 50]))
     ax.yaxis.set_major_formatter(ScalarFormatter())
+    ax.yaxis.set_minor_formatter(NullFormatter())
     machine = engine.get("machine", {})
     ax.set_title(
         f"Through the real engine (pulumi {machine.get('pulumi_cli', '?')}): up and destroy, "
@@ -146,7 +148,7 @@ def _draw_sweep(ax: Axes, results: dict[str, Any]) -> None:
             [create["sleep_provider"]["seconds"]],
             "x",
             color="black",
-            label="same host, provider that only sleeps (SDK's own floor)",
+            label="same host, provider that only sleeps (the host's own floor)",
         )
     for n, seconds, point in zip(ns, ours, sweep, strict=True):
         ax.annotate(

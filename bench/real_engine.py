@@ -130,24 +130,28 @@ def floor_project(root: Path, pulumi: str, latency: float) -> CliProject:
     return CliProject(root, pulumi, files, {SLEEP_ENV: str(latency)}, stock_host=True)
 
 
+def with_fleet(project: CliProject, emulator: EmulatorProcess, n: int) -> CliProject:
+    """`project` with a stack of N accounts pointed at the emulator: the same emails, maxJobs
+    and secret passwords on every side of every comparison."""
+    addresses = emails(n)
+    project.init(
+        emulator.base_url,
+        TOKEN,
+        dict.fromkeys(addresses, MAX_JOBS),
+        dict.fromkeys(addresses, PASSWORD),
+    )
+    return project
+
+
 def paired_projects(
     work: Path, tag: str, pulumi: str, latency: float, emulator: EmulatorProcess, n: int
 ) -> dict[str, CliProject]:
-    """Ours and the floor, side by side, each a stack of the same N accounts (same emails,
-    maxJobs and secret passwords) pointed at the emulator: what every comparison starts from."""
-    addresses = emails(n)
-    sides = {
-        "ours": ours_project(work / f"ours{tag}", pulumi),
-        "floor": floor_project(work / f"floor{tag}", pulumi, latency),
+    """Ours and the floor, side by side, each with the same stack of N accounts: what every
+    comparison starts from."""
+    return {
+        "ours": with_fleet(ours_project(work / f"ours{tag}", pulumi), emulator, n),
+        "floor": with_fleet(floor_project(work / f"floor{tag}", pulumi, latency), emulator, n),
     }
-    for project in sides.values():
-        project.init(
-            emulator.base_url,
-            TOKEN,
-            dict.fromkeys(addresses, MAX_JOBS),
-            dict.fromkeys(addresses, PASSWORD),
-        )
-    return sides
 
 
 def model_seconds(op: str, side: str, n: int, latency: float, parallel: int, zero: float) -> float:

@@ -19,7 +19,7 @@ from typing import Any
 
 from .cli_project import PROJECT_ROOT
 from .emulator_process import EmulatorProcess
-from .real_engine import MAX_JOBS, PASSWORD, TOKEN, emails, ours_project
+from .real_engine import TOKEN, ours_project, with_fleet
 
 PARALLELS = (8, 16, 32)
 OPERATIONS = ("up", "destroy")
@@ -47,14 +47,8 @@ def run(
     }
     for mode, limit in modes.items():
         with EmulatorProcess(latency, TOKEN, PROJECT_ROOT, limit, retry_after) as emulator:
-            project = ours_project(work / f"throttle-{limit or 'none'}-{n}", pulumi)
-            addresses = emails(n)
-            project.init(
-                emulator.base_url,
-                TOKEN,
-                dict.fromkeys(addresses, MAX_JOBS),
-                dict.fromkeys(addresses, PASSWORD),
-            )
+            root = work / f"throttle-{limit or 'none'}-{n}"
+            project = with_fleet(ours_project(root, pulumi), emulator, n)
             runs: dict[int, dict[str, dict[str, list[float]]]] = {
                 p: {op: {"seconds": [], "calls": [], "throttled": []} for op in OPERATIONS}
                 for p in parallels

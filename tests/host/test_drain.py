@@ -243,6 +243,19 @@ def _delete_at_once(host: ProviderHost, fleet: dict[str, dict[str, Any]]) -> dic
         return dict(pool.map(delete, fleet))
 
 
+def _fleet_with_a_busy_account(
+    host: ProviderHost, emulator: UseapiEmulator, jobs: int, seconds: float
+) -> tuple[dict[str, dict[str, Any]], str, list[str]]:
+    """FLEET created, `jobs` running on one of them for `seconds`: (outputs, that one, its
+    job ids); 0.1 s per request from here on, the calls so far forgotten."""
+    fleet = {email: _create(host, email) for email in FLEET}
+    busy = FLEET[5]
+    running = emulator.start_jobs(busy, jobs, seconds=seconds)
+    emulator.latency = 0.1
+    emulator.reset_calls()
+    return fleet, busy, running
+
+
 def _scheduler_looks(emulator: UseapiEmulator) -> int:
     return sum(1 for method, path in _calls(emulator) if path == SCHEDULER_PATH)
 
@@ -267,11 +280,7 @@ def test_a_busy_account_still_waits_while_the_idle_ones_sharing_its_look_are_del
     emulator: UseapiEmulator, start_host: HostFactory
 ) -> None:
     host = _host(start_host, emulator, "20")
-    fleet = {email: _create(host, email) for email in FLEET}
-    busy = FLEET[3]
-    emulator.start_jobs(busy, 1, seconds=1.5)
-    emulator.latency = 0.1
-    emulator.reset_calls()
+    fleet, busy, _ = _fleet_with_a_busy_account(host, emulator, jobs=1, seconds=1.5)
 
     started = time.monotonic()
     assert _delete_at_once(host, fleet) == dict.fromkeys(FLEET, "")
@@ -289,11 +298,7 @@ def test_past_the_timeout_a_busy_account_sharing_a_look_fails_before_its_delete(
     emulator: UseapiEmulator, start_host: HostFactory
 ) -> None:
     host = _host(start_host, emulator, "0.5")
-    fleet = {email: _create(host, email) for email in FLEET}
-    busy = FLEET[5]
-    jobs = emulator.start_jobs(busy, 2, seconds=60)
-    emulator.latency = 0.1
-    emulator.reset_calls()
+    fleet, busy, jobs = _fleet_with_a_busy_account(host, emulator, jobs=2, seconds=60)
 
     outcome = _delete_at_once(host, fleet)
 
