@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import grpc
-from google.protobuf import struct_pb2
+from google.protobuf import empty_pb2, struct_pb2
 from pulumi.runtime import rpc
 from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
 
@@ -217,14 +217,24 @@ class ProviderHost:
     def urn(self, name: str) -> str:
         return _urn(name, self.type_token)
 
-    def configure(self, config: Mapping[str, str]) -> None:
-        """The stack config, as the engine sends it: namespaced keys, string values."""
-        self._call(
+    def configure(self, config: Mapping[str, str]) -> bool:
+        """The stack config, as the engine sends it: namespaced keys, string values. Returns
+        whether the host accepts secrets (the SDK's host answers no: it gets plain values)."""
+        response = self._call(
             "Configure",
             provider_pb2.ConfigureRequest(
                 variables=dict(config), args=to_struct(config), acceptSecrets=True
             ),
         )
+        return bool(response.acceptSecrets)
+
+    def plugin_info(self) -> str:
+        """The version the host reports for itself."""
+        return str(self._call("GetPluginInfo", empty_pb2.Empty()).version)
+
+    def cancel(self) -> None:
+        """What the engine sends on a graceful cancel (the SDK's host answers and does nothing)."""
+        self._call("Cancel", empty_pb2.Empty())
 
     def check(self, name: str, olds: Mapping[str, Any], news: Mapping[str, Any]) -> CheckOutcome:
         response = self._call(

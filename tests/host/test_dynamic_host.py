@@ -63,7 +63,7 @@ def test_the_host_serves_as_many_calls_at_once_as_the_engine_sends(
 
 def _lifecycle(host: ProviderHost, emulator: UseapiEmulator) -> list[Any]:
     """Every kind of call the engine makes, failures included, and what the host answered."""
-    answers: list[Any] = []
+    answers: list[Any] = [("plugin info", host.plugin_info())]
     email = "same@example.com"
     bad = host.check(email, {}, account_inputs(email="not-an-email", max_jobs=9))
     answers.append(("check failures", bad.failures))
@@ -87,17 +87,23 @@ def _lifecycle(host: ProviderHost, emulator: UseapiEmulator) -> list[Any]:
     answers.append(("failure", failed.value.code, failed.value.details.split(emulator.base_url)))
     host.delete(id_, email, read.outputs)
     answers.append(("read gone", host.read(id_, email, read.outputs).id))
+    host.cancel()
+    answers.append(("after cancel", host.check(email, {}, account_inputs(email=email)).failures))
     return answers
 
 
 def test_the_host_answers_every_call_as_the_sdks_own_host_does(
     emulator: UseapiEmulator, start_host: HostFactory
 ) -> None:
-    ours = _lifecycle(start_host(stack_config(emulator)), emulator)
-    emulator.rejected_logins.clear()
-    sdks = _lifecycle(start_host(stack_config(emulator), module=SDK_HOST), emulator)
-    assert ours == sdks
-    assert "Traceback" in str(ours[-2])  # the comparison covers the failure's whole text
+    hosts = {"ours": start_host(), "sdk": start_host(module=SDK_HOST)}
+    answers = {}
+    for name, host in hosts.items():
+        emulator.rejected_logins.clear()
+        accepts_secrets = host.configure(stack_config(emulator))
+        answers[name] = [("configure", accepts_secrets), *_lifecycle(host, emulator)]
+    assert answers["ours"] == answers["sdk"]
+    text = str(answers["ours"])
+    assert "Traceback" in text and "('configure', False)" in text  # the failure's whole text
 
 
 def test_the_plugin_script_starts_the_host_with_the_virtualenv_the_engine_names(
