@@ -41,6 +41,7 @@ POLL_SECONDS = 0.02
 # Roles of the processes a command starts, told apart by their command lines.
 ROLES = (
     ("py-spy (the profiler itself)", "py-spy "),
+    ("provider host", "-m provider.host.dynamic_host"),
     ("provider host", "-m pulumi.dynamic"),
     ("program", "pulumi-language-python-exec"),
     ("language host", "pulumi-language-python"),

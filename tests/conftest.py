@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from harness import ProviderHost
+from harness import PROJECT_HOST, ProviderHost
 from provider.host.settings import ProviderSettings
 from provider.host.useapi.client import UseapiClient
 from tests.support.cli_support import PULUMI, SKIP_REASON
@@ -73,16 +73,21 @@ def make_client(emulator: UseapiEmulator) -> Iterator[ClientFactory]:
 
 @pytest.fixture
 def start_host() -> Iterator[HostFactory]:
-    """Start provider hosts in the project directory; every one is stopped at teardown."""
+    """Start provider hosts in the project directory (the project's own, unless `module` names
+    another, `harness.SDK_HOST`); every one is stopped at teardown."""
     hosts: list[ProviderHost] = []
 
     def start(
         config: dict[str, str] | None = None,
         env: dict[str, str] | None = None,
         engine_address: str | None = None,
+        module: str = PROJECT_HOST,
     ) -> ProviderHost:
         host = ProviderHost(
-            PROJECT_ROOT, env=clean_env() if env is None else env, engine_address=engine_address
+            PROJECT_ROOT,
+            env=clean_env() if env is None else env,
+            engine_address=engine_address,
+            module=module,
         )
         hosts.append(host)
         host.start()

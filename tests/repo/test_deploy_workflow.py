@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from provider.host.concurrency import DEPLOY_PARALLEL
 from provider.tools.stack_locks import DEFAULT_MAX_RUN
 from tests.support.helpers import PROJECT_ROOT
 from tests.support.workflow_support import DEPLOY_WORKFLOW, load_workflow, steps_using
@@ -255,3 +256,12 @@ def test_a_cancelled_deploy_gives_the_cli_time_to_release_its_lock(
     assert "pgrep -x pulumi" in steps[wait]["run"]
     report = step_index(steps, lambda s: "provider.report" in str(s.get("run", "")), "reports")
     assert wait < report
+
+
+def test_the_deploy_runs_at_the_parallelism_the_benchmark_chose(workflow: dict[str, Any]) -> None:
+    """`PULUMI_PARALLEL` on the `up` step: the CLI reads it, and so does the provider host (a
+    `--parallel` flag would never reach the host)."""
+    (up,) = [step for step in steps_using(workflow["jobs"]["deploy"], "pulumi/actions") if
+             step.get("with", {}).get("command") == "up"]  # fmt: skip
+    assert up["env"]["PULUMI_PARALLEL"] == str(DEPLOY_PARALLEL)
+    assert "parallel" not in up["with"]

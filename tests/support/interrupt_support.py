@@ -24,6 +24,7 @@ from typing import Any
 
 import yaml
 
+from harness import PROJECT_HOST, SDK_HOST
 from provider.tools.pulumi_cli import PulumiCli
 from provider.tools.recovery import Recovery
 from provider.tools.stack_file import StackFile
@@ -32,8 +33,11 @@ from tests.support.helpers import PASSWORD_SENTINEL
 from useapi_emulator import UseapiEmulator
 
 PASSWORDS_KEY = "pixverse-accounts:passwords"
-LATENCY = 0.3  # seconds per request while a run is being cut off: two waves of four calls
+LATENCY = 0.3  # seconds per request while a run is being cut off
 FLEET_SIZE = 5
+# The engine sends four steps at a time, so the fleet's POSTs go in two waves (four, then one)
+# and a kill can fall between them ("mid-fleet"); the host would serve the five at once.
+WAVE = "4"
 # How many tries ran, per test and kill point, for the terminal summary (tests/conftest.py).
 # `as_host`: a command run as on another machine: a UTS namespace of its own (unshare(1), root or
 # an unprivileged user namespace) whose host name is set before the command is exec'd, so the
@@ -138,6 +142,7 @@ class DeployLab:
         self.cli = cli
         self.emulator = emulator
         self.runs = 0
+        cli.env["PULUMI_PARALLEL"] = WAVE
 
     # -- the inventory ----------------------------------------------------------------------
 
@@ -259,7 +264,12 @@ class DeployLab:
         return self.cli.processes()
 
     def provider_hosts(self) -> list[int]:
-        return [pid for pid, command in self.processes().items() if "pulumi.dynamic" in command]
+        hosts = (PROJECT_HOST, SDK_HOST)
+        return [
+            pid
+            for pid, command in self.processes().items()
+            if any(f"-m {host}" in command for host in hosts)
+        ]
 
     def sweep(self) -> list[str]:
         """Kill what still works in the project (after a SIGKILL: the language host, which
