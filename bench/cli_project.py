@@ -50,8 +50,18 @@ class Timed:
     output: str
 
 
+def stock_host_project_file() -> str:
+    """The project's Pulumi.yaml without its `plugins:` entry: the engine then serves the
+    dynamic resources from the SDK's own host (`python -m pulumi.dynamic`, four calls at once),
+    as for any Python project that declares nothing."""
+    project = yaml.safe_load((PROJECT_ROOT / "Pulumi.yaml").read_text())
+    project.pop("plugins", None)
+    return yaml.safe_dump(project, sort_keys=False)
+
+
 class CliProject:
-    """One project directory with one stack; `files` maps names in it to files to link."""
+    """One project directory with one stack; `files` maps names in it to files to link.
+    `stock_host`: the SDK's own provider host instead of the project's (`Pulumi.yaml`)."""
 
     def __init__(
         self,
@@ -59,11 +69,15 @@ class CliProject:
         pulumi: str,
         files: Mapping[str, Path],
         extra_env: Mapping[str, str] | None = None,
+        stock_host: bool = False,
     ) -> None:
         self.root = root
         self.pulumi = pulumi
         root.mkdir(parents=True)
-        shutil.copy(PROJECT_ROOT / "Pulumi.yaml", root / "Pulumi.yaml")
+        if stock_host:
+            (root / "Pulumi.yaml").write_text(stock_host_project_file())
+        else:
+            shutil.copy(PROJECT_ROOT / "Pulumi.yaml", root / "Pulumi.yaml")
         for name, target in {**files, "venv": PROJECT_ROOT / "venv"}.items():
             (root / name).symlink_to(target)
         (root / "stacks").mkdir()
@@ -85,12 +99,20 @@ class CliProject:
     def stack_file(self) -> Path:
         return self.root / "stacks" / f"Pulumi.{STACK}.yaml"
 
-    def run(self, *args: str, stdin: str | None = None, check: bool = True) -> Timed:
+    def run(
+        self,
+        *args: str,
+        stdin: str | None = None,
+        check: bool = True,
+        env: Mapping[str, str] | None = None,
+    ) -> Timed:
+        """`env`: variables for this command only (PULUMI_PARALLEL, say), on top of the
+        project's."""
         started = time.perf_counter()
         done = subprocess.run(
             [self.pulumi, *args],
             cwd=self.root,
-            env=self.env,
+            env={**self.env, **(env or {})},
             input=stdin,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -103,9 +125,11 @@ class CliProject:
             raise RuntimeError(f"pulumi {' '.join(args)} failed in {self.root}:\n{done.stdout}")
         return timed
 
-    def command(self, name: str, extra: Sequence[str] = ()) -> Timed:
+    def command(
+        self, name: str, extra: Sequence[str] = (), env: Mapping[str, str] | None = None
+    ) -> Timed:
         """One of COMMANDS on the stack, timed from start to exit."""
-        return self.run(*COMMANDS[name], *extra)
+        return self.run(*COMMANDS[name], *extra, env=env)
 
     def init(
         self,

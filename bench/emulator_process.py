@@ -20,15 +20,26 @@ from types import TracebackType
 import requests
 
 from useapi_emulator.process import emulator_process
+from useapi_emulator.server import THROTTLED_MARK
 
 from . import machine
 
 
 class EmulatorProcess:
-    """`python -m useapi_emulator --latency L` started on a free port; `with` stops it."""
+    """`python -m useapi_emulator --latency L` started on a free port; `with` stops it.
+    `admit_at_once`: throttled, K requests served at once and 429 (Retry-After) beyond."""
 
-    def __init__(self, latency: float, token: str, cwd: Path) -> None:
+    def __init__(
+        self,
+        latency: float,
+        token: str,
+        cwd: Path,
+        admit_at_once: int | None = None,
+        retry_after: int = 1,
+    ) -> None:
         self.latency = latency
+        self.admit_at_once = admit_at_once
+        self.retry_after = retry_after
         self.token = token
         self._cwd = cwd
         self._dir = tempfile.TemporaryDirectory(prefix="bench-emulator-")
@@ -40,6 +51,9 @@ class EmulatorProcess:
 
     def __enter__(self) -> EmulatorProcess:
         args = ["--latency", str(self.latency), "--request-log", str(self.request_log)]
+        if self.admit_at_once is not None:
+            args += ["--admit-at-once", str(self.admit_at_once)]
+            args += ["--retry-after", str(self.retry_after)]
         try:
             running = self._stack.enter_context(
                 emulator_process(args, token=self.token, cwd=self._cwd)
@@ -64,9 +78,16 @@ class EmulatorProcess:
         assert self._process is not None, "emulator not started"
         return self._process.pid
 
-    def calls(self) -> list[str]:
-        """Every request so far, as `METHOD path` lines, in the order they arrived."""
+    def _lines(self) -> list[str]:
         return self.request_log.read_text(encoding="utf-8").splitlines()
+
+    def calls(self) -> list[str]:
+        """Every request handled so far, as `METHOD path` lines, in the order they arrived."""
+        return [line for line in self._lines() if not line.startswith(THROTTLED_MARK)]
+
+    def throttled(self) -> int:
+        """Requests answered 429 so far, unhandled (throttled mode)."""
+        return sum(1 for line in self._lines() if line.startswith(THROTTLED_MARK))
 
     def cpu_seconds(self) -> float:
         return machine.cpu_seconds(self.pid) or 0.0

@@ -41,6 +41,7 @@ POLL_SECONDS = 0.02
 # Roles of the processes a command starts, told apart by their command lines.
 ROLES = (
     ("py-spy (the profiler itself)", "py-spy "),
+    ("provider host", "-m provider.host.dynamic_host"),
     ("provider host", "-m pulumi.dynamic"),
     ("program", "pulumi-language-python-exec"),
     ("language host", "pulumi-language-python"),
@@ -252,7 +253,7 @@ def run(n: int, ops: Sequence[str], latency: float, use_spy: bool) -> dict[str, 
         raise SystemExit("no pulumi CLI: `make cli` builds it (needs Go)")
     spy = _py_spy() if use_spy else None
     if use_spy and spy is None:
-        raise SystemExit("py-spy is not installed: venv/bin/pip install -r requirements-dev.txt")
+        raise SystemExit("py-spy is not installed: make venv (it is in requirements-dev.lock.txt)")
     results: dict[str, Any] = {"n": n, "latency_s": latency, "loadavg_1m": os.getloadavg()[0]}
     with (
         tempfile.TemporaryDirectory(prefix="bench-profile-") as tmp,

@@ -10,7 +10,10 @@ its round trip, not our CPU, is what a fleet-sized apply waits for). The provide
 Each operation gets a fresh host process, as each `pulumi` command starts its own.
 
 The real-engine section (`real_engine`, where the CLI is built): `pulumi up`, `preview`,
-`refresh` and `destroy` of N accounts, each beside the floor program in the same run.
+`refresh` and `destroy` of N accounts at each latency, at the CLI's default parallelism and at
+the deploy pipeline's, each beside the floor program (the SDK's own host) in the same run and
+beside the model of the limit; then the fleet options, and the parallelism against a throttled
+API (`throttling`).
 """
 
 from __future__ import annotations
@@ -30,20 +33,26 @@ from pulumi.dynamic.dynamic import serialize_provider
 
 from harness import ProviderHost
 from provider.host.account_cache import SWITCH_ENV
+from provider.host.concurrency import host_workers
 from useapi_emulator import UseapiEmulator
 
-from . import fleet_options, machine, real_engine, workload
+from . import fleet_options, machine, real_engine, throttling, workload
 from .cli_project import find_pulumi
 from .sleep_provider import SLEEP_ENV, SleepProvider
 from .workload import Measured
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 HERE = Path(__file__).resolve().parent
-HOST_WORKERS = 4  # the SDK host's ThreadPoolExecutor(max_workers=4)
+# The project's host: as many calls at once as the engine sends (provider/host/concurrency.py).
+HOST_WORKERS = host_workers()
 CREATE_TARGET = 0.30
 REFRESH_TARGET_CALLS = 2
 PICKLE_TARGET_BYTES = 1024
 BENCH_TOKEN = "bench-useapi-token"  # the emulator's; never a real one
+# A point whose floor (four calls at once) takes longer than this per command runs
+# --engine-long-repeat times: 1 s x 200 is 50 s a command, nearly 6 minutes a repetition.
+LONG_FLOOR_SECONDS = 30.0
+THROTTLE_N, THROTTLE_LATENCY = 50, 1.0
 
 
 def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -76,16 +85,41 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
         help="comma-separated N for the real-engine section (50,200)",
     )
     parser.add_argument(
+        "--engine-latency",
+        type=lambda text: [float(part) for part in text.split(",") if part],
+        default=[0.1, 1.0],
+        help="comma-separated seconds per request for the real-engine section (0.1,1)",
+    )
+    parser.add_argument(
         "--engine-repeat",
         type=int,
-        default=5,
-        help="interleaved runs of each real-engine command; medians count (5)",
+        default=3,
+        help="interleaved runs of each real-engine command; medians count (3)",
+    )
+    parser.add_argument(
+        "--engine-long-repeat",
+        type=int,
+        default=1,
+        help=f"runs of a point whose floor takes over {LONG_FLOOR_SECONDS:g} s a command "
+        "(1 s x 200: 50 s); 1",
     )
     parser.add_argument(
         "--fleet-options-repeat",
         type=int,
         default=3,
-        help="runs of each fleet option (--parallel, ...) at the largest N; 0 skips them (3)",
+        help="runs of each fleet option at 0.1 s x 200; 0 skips them (3)",
+    )
+    parser.add_argument(
+        "--throttle-repeat",
+        type=int,
+        default=3,
+        help="runs of the parallelism against a throttled API; 0 skips them (3)",
+    )
+    parser.add_argument(
+        "--throttle-admitted",
+        type=int,
+        default=8,
+        help="requests the throttled emulator serves at once (8)",
     )
     which = parser.add_mutually_exclusive_group()
     which.add_argument("--no-engine", action="store_true", help="skip the real-engine section")
@@ -103,7 +137,8 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.quick:
         args.n, args.sweep, args.repeat = 20, [10, 20], 1
-        args.engine_n, args.engine_repeat, args.fleet_options_repeat = [5], 1, 0
+        args.engine_n, args.engine_latency, args.engine_repeat = [5], [0.1], 1
+        args.fleet_options_repeat, args.throttle_repeat = 0, 0
         args.no_plot = args.no_plot or args.plot is None
     elif args.out is None:
         args.out = HERE / "results.json"
@@ -172,7 +207,7 @@ def _create_point(
             ours_runs.append((ours, _usage(host)))
     baseline = _median(baselines)
     ours, usage = ours_runs[[run for run, _ in ours_runs].index(_median([r for r, _ in ours_runs]))]
-    floor = math.ceil(n / HOST_WORKERS) * emulator.latency
+    floor = math.ceil(n / min(parallel, HOST_WORKERS)) * emulator.latency
     point = {
         "n": n,
         "baseline": {**baseline.to_json(), "samples_s": _samples(baselines)},
@@ -320,7 +355,7 @@ def table(results: dict[str, Any]) -> str:
                 create["sleep_provider"]["seconds"],
                 0,
                 0,
-                f"{create['sleep_provider']['ratio']:.3f} x baseline: the SDK host's own floor",
+                f"{create['sleep_provider']['ratio']:.3f} x baseline: the host's own floor",
             ),
             widths,
         ),
@@ -406,9 +441,21 @@ def _engine(args: argparse.Namespace) -> dict[str, Any] | None:
     if pulumi is None:
         print("real-engine section skipped: no pulumi CLI (`make cli` builds it; needs Go)")
         return None
+    points = [
+        real_engine.Point(
+            latency,
+            n,
+            args.engine_long_repeat
+            if latency * n / real_engine.SDK_HOST_WORKERS > LONG_FLOOR_SECONDS
+            else args.engine_repeat,
+        )
+        for latency in args.engine_latency
+        for n in args.engine_n
+    ]
     print(
-        f"real-engine section: N = {', '.join(map(str, args.engine_n))}, "
-        f"{args.engine_repeat} interleaved runs each"
+        "real-engine section: "
+        + ", ".join(f"{p.latency:g} s x {p.n} ({p.repeat} runs)" for p in points)
+        + ", each at the CLI's default parallelism and the pipeline's, interleaved"
     )
     started = {
         **machine.describe(pulumi),
@@ -416,9 +463,18 @@ def _engine(args: argparse.Namespace) -> dict[str, Any] | None:
         # Who else used the CPUs as it started: the ratios hold up under load, the times less.
         "load_at_start": machine.load_snapshot(),
     }
+    throttling = {
+        "n": THROTTLE_N,
+        "latency": THROTTLE_LATENCY,
+        "admitted": args.throttle_admitted,
+        "repeat": args.throttle_repeat,
+    }
     section = real_engine.Section(
-        pulumi, args.latency, args.engine_repeat, args.fleet_options_repeat
-    ).run(args.engine_n)
+        pulumi,
+        options_repeat=args.fleet_options_repeat,
+        options_at=(args.latency, max(args.engine_n)),
+        throttling=throttling,
+    ).run(points)
     section["machine"] = {
         **started,
         "loadavg_1m_end": round(os.getloadavg()[0], 2),
@@ -446,6 +502,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print("\n" + real_engine.table(section))
             if "fleet_options" in section:
                 print("\n" + fleet_options.table(section["fleet_options"]))
+            if "throttling" in section:
+                print("\n" + throttling.table(section["throttling"]))
             failed += real_engine.missed(section)
     if args.out is not None:
         args.out.write_text(json.dumps(results, indent=2) + "\n")

@@ -8,9 +8,10 @@ What it does, in order, and why:
    `.demo/`, never committed.
 3. The emulator (`demo.emulator`) in the background, stopped when this command ends.
 4. The provider reaches it through the environment (USEAPI_BASE_URL, USEAPI_TOKEN), the same
-   fallback a deploy pipeline uses for the real token. The CLI uses the local file backend under
-   `.pulumi-state/` and the documented demo passphrase, whatever the caller's shell exports, so
-   the demo can never touch a real stack.
+   fallback a deploy pipeline uses for the real token, and the CLI runs at the pipeline's
+   parallelism (PULUMI_PARALLEL=32) unless the caller's shell sets one. The CLI uses the local
+   file backend under `.pulumi-state/` and the documented demo passphrase, whatever the
+   caller's shell exports, so the demo can never touch a real stack.
 5. `up` ends with the live fleet report (`provider.report --stack demo`: the stack's outputs
    with each account's plan, credits and running jobs); `drift` runs the refresh-preview that
    must show no changes, then names each drifted account (`provider.drift`), as the drift
@@ -27,6 +28,8 @@ import subprocess
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+
+from provider.host.concurrency import DEPLOY_PARALLEL, PARALLEL_ENV
 
 from .emulator import emulator
 from .secrets import STACK, DemoSecrets, demo_secrets, passwords_in, working_stack_file
@@ -80,8 +83,10 @@ def find_pulumi() -> str:
 
 
 def demo_env(root: Path, base_url: str, token: str) -> dict[str, str]:
-    """The local file backend and the demo passphrase, whatever the caller's environment says."""
+    """The local file backend and the demo passphrase, whatever the caller's environment says;
+    the deploy pipeline's parallelism unless the caller chose one (`PULUMI_PARALLEL`)."""
     env = dict(os.environ)
+    env.setdefault(PARALLEL_ENV, str(DEPLOY_PARALLEL))
     env.update(
         USEAPI_BASE_URL=base_url,
         USEAPI_TOKEN=token,

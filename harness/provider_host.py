@@ -1,4 +1,6 @@
-"""Drive the SDK's dynamic provider host (`python -m pulumi.dynamic`) as the engine does.
+"""Drive the provider host as the engine does: the project's (`python -m
+provider.host.dynamic_host`, the SDK's host with a wider thread pool, which the engine starts
+through the plugin folder Pulumi.yaml declares) or the SDK's own (`python -m pulumi.dynamic`).
 
 The Pulumi CLI is the only thing missing to run the provider for real, so this plays the
 engine's side of the `ResourceProvider` gRPC protocol: start the host in the project
@@ -22,11 +24,14 @@ from pathlib import Path
 from typing import Any
 
 import grpc
-from google.protobuf import struct_pb2
+from google.protobuf import empty_pb2, struct_pb2
 from pulumi.runtime import rpc
 from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
 
 PROVIDER_KEY = "__provider"
+# The host the engine starts for this project's dynamic resources, and the SDK's own.
+PROJECT_HOST = "provider.host.dynamic_host"
+SDK_HOST = "pulumi.dynamic"
 START_TIMEOUT = 30.0
 CALL_TIMEOUT = 120.0
 STOP_TIMEOUT = 5.0
@@ -95,11 +100,14 @@ class ProviderHost:
         python: str = sys.executable,
         type_token: str = "pulumi-python:dynamic/pixverse:PixVerseAccount",
         engine_address: str | None = None,
+        module: str = PROJECT_HOST,
     ) -> None:
         """`engine_address`: passed as the host's first argument, as the engine passes its own
         (the host then watches it); without it the host runs unwatched, as tests and the bench
-        want when nothing plays the engine's health service."""
+        want when nothing plays the engine's health service. `module`: the host to run
+        (`SDK_HOST` for the SDK's own, four calls at once)."""
         self.cwd = Path(cwd)
+        self.module = module
         self.engine_address = engine_address
         self.env = dict(os.environ if env is None else env)
         self.python = python
@@ -116,7 +124,7 @@ class ProviderHost:
 
     def start(self) -> ProviderHost:
         self._process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-            [self.python, "-m", "pulumi.dynamic", *filter(None, [self.engine_address])],
+            [self.python, "-u", "-m", self.module, *filter(None, [self.engine_address])],
             cwd=self.cwd,
             env=self.env,
             stdin=subprocess.DEVNULL,
@@ -209,14 +217,24 @@ class ProviderHost:
     def urn(self, name: str) -> str:
         return _urn(name, self.type_token)
 
-    def configure(self, config: Mapping[str, str]) -> None:
-        """The stack config, as the engine sends it: namespaced keys, string values."""
-        self._call(
+    def configure(self, config: Mapping[str, str]) -> bool:
+        """The stack config, as the engine sends it: namespaced keys, string values. Returns
+        whether the host accepts secrets (the SDK's host answers no: it gets plain values)."""
+        response = self._call(
             "Configure",
             provider_pb2.ConfigureRequest(
                 variables=dict(config), args=to_struct(config), acceptSecrets=True
             ),
         )
+        return bool(response.acceptSecrets)
+
+    def plugin_info(self) -> str:
+        """The version the host reports for itself."""
+        return str(self._call("GetPluginInfo", empty_pb2.Empty()).version)
+
+    def cancel(self) -> None:
+        """What the engine sends on a graceful cancel (the SDK's host answers and does nothing)."""
+        self._call("Cancel", empty_pb2.Empty())
 
     def check(self, name: str, olds: Mapping[str, Any], news: Mapping[str, Any]) -> CheckOutcome:
         response = self._call(

@@ -2,9 +2,10 @@
 
 The package is laid out by where its code runs:
 
-- `provider/host/`: what the provider host (`python -m pulumi.dynamic`, started by the engine in
-  the project directory) loads: `PixVerseAccountProvider`, its settings and validation rules,
-  the account cache, and `host/useapi/`, the useapi.net client with its reader and status rules.
+- `provider/host/`: what the provider host (the SDK's, run by `provider/host/dynamic_host.py`,
+  started by the engine in the project directory) loads: `PixVerseAccountProvider`, its
+  settings and validation rules, the account cache, and `host/useapi/`, the useapi.net client
+  with its reader and status rules.
 - `provider/program/`: what the Pulumi program (`__main__.py`) uses: the `PixVerseAccount`
   resource class, the inventory read from stack config, the session checks.
 - `provider/adopt.py`, `drift.py`, `report.py`: the commands people and pipelines run

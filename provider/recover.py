@@ -1,12 +1,13 @@
 """`python -m provider.recover --stack <name>` (`make recover STACK=<name>`): after a deploy was
 cut off, put the stack back where the next `pulumi up` converges.
 
-It clears a stale lock (never one whose run may still be alive), drops the pending operations
-the cut-off run left, reads every account back from useapi.net, and prints per account what it
-found, what it did and what the next `pulumi up` will do. It drives the pulumi CLI, on
-whatever backend the environment selects (PULUMI_BACKEND_URL, else `pulumi login`), with the
-passphrase or access token the CLI needs. See `provider/tools/recovery.py` for each step and
-`provider/tools/stack_locks.py` for how a stale lock is told from a live one.
+It clears a stale lock (that lock alone: never one whose run may still be alive), drops the
+pending operations the cut-off run left, reads every account back from useapi.net, and prints
+per account what it found, what it did and what the next `pulumi up` will do. It drives the
+pulumi CLI, on whatever backend the environment selects (PULUMI_BACKEND_URL, else `pulumi
+login`), with the passphrase or access token the CLI needs. See `provider/tools/recovery.py`
+for each step, `provider/tools/stack_locks.py` for how a stale lock is told from a live one and
+`provider/tools/lock_removal.py` for how exactly that lock is removed.
 
 Exit status: 0 recovered (or nothing was wrong), 3 the stack is locked by a run that may be
 alive (nothing changed), 1 an error.
@@ -25,7 +26,7 @@ from .host.settings import SettingsError
 from .tools.pulumi_cli import PulumiCli, PulumiCliError
 from .tools.recovery import FAILED, Recovery, RecoveryError
 from .tools.stack_file import StackFile, StackFileError, stack_file_path
-from .tools.stack_locks import DEFAULT_MAX_RUN
+from .tools.stack_locks import CLOCK_SKEW, DEFAULT_MAX_RUN
 
 
 def _pulumi(project_dir: Path) -> str:
@@ -45,6 +46,13 @@ def main(argv: list[str] | None = None) -> int:
         default=DEFAULT_MAX_RUN.total_seconds() / 60,
         help="the longest a deploy runs (the deploy job's timeout-minutes): a lock from another "
         "host older than this (plus 5 min for clocks) is stale (default %(default)g)",
+    )
+    parser.add_argument(
+        "--clock-skew-minutes",
+        type=float,
+        default=CLOCK_SKEW.total_seconds() / 60,
+        help="how far the clocks of the host that wrote a lock and of this one may differ "
+        "(default %(default)g)",
     )
     parser.add_argument(
         "--force",
@@ -69,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
             cli=PulumiCli(project_dir, os.environ, executable=_pulumi(project_dir)),
             environ=os.environ,
             max_run=timedelta(minutes=args.max_run_minutes),
+            skew=timedelta(minutes=args.clock_skew_minutes),
             force=args.force,
             plan=not args.no_plan,
         )

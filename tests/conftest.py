@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import shutil
 import sys
+import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
-from harness import ProviderHost
+from harness import PROJECT_HOST, ProviderHost
 from provider.host.settings import ProviderSettings
 from provider.host.useapi.client import UseapiClient
 from tests.support.cli_support import PULUMI, SKIP_REASON
 from tests.support.helpers import PROJECT_ROOT, TOKEN_SENTINEL, clean_env
+from tests.support.object_store import SKIP_REASON as S3_SKIP_REASON
+from tests.support.object_store import VERSITYGW, ObjectStore
 from useapi_emulator import UseapiEmulator
 
 # Short budgets keep failing tests fast; individual tests override them through config.
@@ -70,16 +73,21 @@ def make_client(emulator: UseapiEmulator) -> Iterator[ClientFactory]:
 
 @pytest.fixture
 def start_host() -> Iterator[HostFactory]:
-    """Start provider hosts in the project directory; every one is stopped at teardown."""
+    """Start provider hosts in the project directory (the project's own, unless `module` names
+    another, `harness.SDK_HOST`); every one is stopped at teardown."""
     hosts: list[ProviderHost] = []
 
     def start(
         config: dict[str, str] | None = None,
         env: dict[str, str] | None = None,
         engine_address: str | None = None,
+        module: str = PROJECT_HOST,
     ) -> ProviderHost:
         host = ProviderHost(
-            PROJECT_ROOT, env=clean_env() if env is None else env, engine_address=engine_address
+            PROJECT_ROOT,
+            env=clean_env() if env is None else env,
+            engine_address=engine_address,
+            module=module,
         )
         hosts.append(host)
         host.start()
@@ -103,11 +111,35 @@ def _require_cli(request: pytest.FixtureRequest) -> None:
     """Tests marked `cli` drive the real pulumi CLI. Where Go exists `make test` builds it
     first, so a missing CLI there is a failure (run `make cli`), never a silent skip; only a
     machine with neither Go nor a `pulumi` on PATH skips them, and says so."""
+    if request.node.get_closest_marker("s3") is not None and VERSITYGW is None:
+        if shutil.which("go") is not None:
+            pytest.fail(
+                "Go is here but versitygw is not built: run `make versitygw` (or `make test`)"
+            )
+        pytest.skip(S3_SKIP_REASON)
     if request.node.get_closest_marker("cli") is None or PULUMI is not None:
         return
     if shutil.which("go") is not None:
         pytest.fail("Go is here but the pulumi CLI is not built: run `make cli` (or `make test`)")
     pytest.skip(SKIP_REASON)
+
+
+@pytest.fixture(scope="session")
+def object_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ObjectStore]:
+    """One versitygw per test worker on a free loopback port, over folders of its own; each
+    test takes a bucket of its own (`bucket`). Stopped when the worker ends, whatever failed."""
+    if VERSITYGW is None:
+        pytest.skip(S3_SKIP_REASON)
+    with ObjectStore(tmp_path_factory.mktemp("versitygw")) as store:
+        yield store
+
+
+@pytest.fixture
+def bucket(object_store: ObjectStore) -> str:
+    """A new, empty bucket for the test."""
+    name = f"state-{uuid.uuid4().hex[:12]}"
+    object_store.create_bucket(name)
+    return name
 
 
 TRIES_PROPERTY = "interrupt_tries"

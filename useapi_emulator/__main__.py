@@ -38,12 +38,25 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="file to append one line per request to (`METHOD path`, no bodies), for counting",
     )
+    parser.add_argument(
+        "--admit-at-once",
+        type=int,
+        default=None,
+        help="throttle: serve this many requests at once, answer 429 (Retry-After) beyond them",
+    )
+    parser.add_argument(
+        "--retry-after",
+        default="1",
+        help="the Retry-After (whole seconds) of a throttled request's 429 (default 1)",
+    )
     args = parser.parse_args(argv)
 
     emulator = UseapiEmulator(
         token=args.token, port=args.port, state_path=args.state, request_log=args.request_log
     )
     emulator.latency = args.latency
+    emulator.admit_at_once = args.admit_at_once
+    emulator.throttle_retry_after = args.retry_after
     stopped = threading.Event()
 
     def stop(_signum: int, _frame: FrameType | None) -> None:

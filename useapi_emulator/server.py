@@ -100,6 +100,8 @@ DEFAULT_PLAN: dict[str, Any] = {
     "cancel_updated_at": "0001-01-01T00:00:00Z",
 }
 DELETE_ANSWERS = ("204", "200-json", "200-empty")
+# How a throttled request shows in the request log (`THROTTLED GET /v2/...`): not a handled call.
+THROTTLED_MARK = "THROTTLED"
 _NUMERIC = re.compile(r"\s*[0-9]{1,3}\s*")
 
 
@@ -354,6 +356,16 @@ class UseapiEmulator:
         self.cut_off: list[str] = []
         self._job_serial = 0
         self.latency = 0.0
+        # Throttling, as an API that serves a token only so many requests at once: with
+        # `admit_at_once` = K, a request that arrives while K are being served is answered 429
+        # at once, with `Retry-After: throttle_retry_after` (and the docs' `retryAfter` in the
+        # body), and is not handled. `throttled` records each such (method, path);
+        # `peak_admitted` the most served at once.
+        self.admit_at_once: int | None = None
+        self.throttle_retry_after = "1"
+        self.throttled: list[tuple[str, str]] = []
+        self.peak_admitted = 0
+        self._admitted = 0
         # TCP connections accepted so far: how a test or the benchmark sees keep-alive reuse.
         self.connections_opened = 0
         self._faults: dict[str, deque[Fault]] = {method: deque() for method in ALL_METHODS}
@@ -436,6 +448,41 @@ class UseapiEmulator:
     def _answered(self, method: str, status: int | None) -> None:
         with self._lock:
             self.answers.append((method, status))
+
+    # -- throttling -------------------------------------------------------------------------
+
+    def _admit(self, method: str, path: str) -> bool:
+        """Start serving a request, or refuse it (throttled: nothing is handled)."""
+        with self._lock:
+            limit = self.admit_at_once
+            if limit is not None and self._admitted >= limit:
+                self.throttled.append((method, path))
+                if self.request_log is not None:
+                    with self.request_log.open("a", encoding="utf-8") as log:
+                        log.write(f"{THROTTLED_MARK} {method} {path}\n")
+                return False
+            self._admitted += 1
+            self.peak_admitted = max(self.peak_admitted, self._admitted)
+            return True
+
+    def _leave(self) -> None:
+        with self._lock:
+            self._admitted -= 1
+
+    def _throttle_answer(self) -> tuple[int, bytes, str, dict[str, str]]:
+        """429 with Retry-After, and the body useapi.net documents (`retryAfter`: when)."""
+        seconds = (
+            float(self.throttle_retry_after)
+            if _NUMERIC.fullmatch(self.throttle_retry_after)
+            else 0.0
+        )
+        body = {
+            "error": f"Too many requests: {self.admit_at_once} at once at most",
+            "code": 429,
+            "retryAfter": _iso(time.time() + seconds),
+        }
+        headers = {"Retry-After": self.throttle_retry_after}
+        return 429, json.dumps(body).encode(), "application/json", headers
 
     # -- fault injection ---------------------------------------------------------------------
 
@@ -872,6 +919,15 @@ def _make_handler(emulator: UseapiEmulator) -> type[BaseHTTPRequestHandler]:
                 path, query = parts.path, parts.query
             else:
                 path, _, query = self.path.partition("?")
+            if not emulator._admit(method, path):
+                self._send(*emulator._throttle_answer())
+                return
+            try:
+                self._serve(method, path, query, raw)
+            finally:
+                emulator._leave()
+
+        def _serve(self, method: str, path: str, query: str, raw: bytes) -> None:
             fault = emulator._next_fault(method, path)
             delay = emulator.latency + (fault.delay if fault else 0.0)
             if delay:

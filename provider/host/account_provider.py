@@ -28,12 +28,14 @@ from pulumi.runtime import rpc
 
 from . import account_cache, drain, engine_watch, validation
 from .settings import ALL_SETTINGS, ProviderSettings, resolve_settings
+from .single_flight import SingleFlight
 from .useapi.answers import UseapiError  # no HTTP stack: the client still loads lazily
 
 if TYPE_CHECKING:
     # Imported when the first HTTP call needs it: check and diff (a no-op `up`, a preview)
     # never do, and loading requests is most of the provider's first-call cost in the host.
     from .useapi.client import Account, UseapiClient
+    from .useapi.scheduler import Scheduler
 
 EMAIL = "email"
 PASSWORD = "password"
@@ -82,6 +84,8 @@ class PixVerseAccountProvider(ResourceProvider):
         self._config: dict[str, Any] = {}
         self._client: UseapiClient | None = None
         self._lock = threading.Lock()
+        # The drain's look at the running jobs, shared by the deletes in flight together.
+        self._running_jobs: SingleFlight[Scheduler] = SingleFlight()
 
     # -- pickling: nothing of the host's state travels in `__provider` ---------------------
 
@@ -259,8 +263,13 @@ class PixVerseAccountProvider(ResourceProvider):
         deleted. Past `useapi:drainTimeout` nothing is sent and the account stays in state."""
         client = self.client()
         settings = client.settings
+
+        def look() -> Scheduler:
+            # The fleet's jobs, shared by the deletes in flight: it names no one account.
+            return self._running_jobs.do(client.get_scheduler)
+
         drain.wait_for_jobs(
-            client,
+            look,
             id_,
             timeout=settings.drain_timeout,
             interval=settings.drain_poll_interval,

@@ -2,17 +2,26 @@
 
 useapi.net's docs do not say what becomes of a job whose account configuration is deleted
 under it; the owner of a fleet does not want to find out from a customer. So a delete first
-asks `GET /scheduler/available` (one call for the whole fleet) and, while the account has jobs
-executing, asks again every `useapi:drainPollInterval` seconds, up to `useapi:drainTimeout`
-seconds in all. Past that the delete fails, naming the account and its jobs, before any DELETE
-is sent: the account stays on useapi.net and in the stack's state, and the next `pulumi up` or
-`destroy` tries again. `drainTimeout` 0 means "do not wait": busy fails at once, idle deletes.
+asks `GET /scheduler/available` (one call answers for the whole fleet) and, while the account
+has jobs executing, asks again every `useapi:drainPollInterval` seconds, up to
+`useapi:drainTimeout` seconds in all. Past that the delete fails, naming the account and its
+jobs, before any DELETE is sent: the account stays on useapi.net and in the stack's state, and
+the next `pulumi up` or `destroy` tries again. `drainTimeout` 0 means "do not wait": busy
+fails at once, idle deletes.
 
 A call that cannot tell (useapi.net failing, an answer that cannot be the API's) fails the
 delete the same way: not knowing is not the same as nothing running.
 
-The wait runs in the engine's call, so it holds one of the provider host's four workers. The
-clock and the sleep are arguments, so the timing rules are tested without waiting.
+Deletes in flight together share their looks: the provider hands `wait_for_jobs` a `look`
+that joins the `GET /scheduler/available` already in flight, if there is one, and sends one
+otherwise (`single_flight`). A look never takes an answer that was already complete when it
+asked, so the answer a delete goes by was still being fetched when it asked: a job started just
+before that can be missed by at most one round trip more than with a GET of its own. What it
+saves: a `destroy` of N accounts makes about N + N / parallelism calls instead of 2N.
+
+The wait runs in the engine's call, so it holds one of the provider host's workers (the host
+has one for every step the engine runs at once). The look, the clock and the sleep are
+arguments, so the timing rules are tested without waiting.
 """
 
 from __future__ import annotations
@@ -25,8 +34,7 @@ from .settings import DRAIN_TIMEOUT
 from .useapi.answers import UseapiError
 
 if TYPE_CHECKING:
-    from .useapi.client import UseapiClient
-    from .useapi.scheduler import Job
+    from .useapi.scheduler import Job, Scheduler
 
 # A message names this many jobs, then counts the rest.
 JOBS_NAMED = 5
@@ -68,7 +76,7 @@ def _still_running(email: str, running: int, jobs: list[Job], waited: float) -> 
 
 
 def wait_for_jobs(
-    client: UseapiClient,
+    look: Callable[[], Scheduler],
     email: str,
     *,
     timeout: float,
@@ -76,14 +84,16 @@ def wait_for_jobs(
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
 ) -> int:
-    """Return once nothing runs on the account (the number of scheduler calls it took);
-    raise JobsStillRunning past `timeout`, or a UseapiError when the jobs cannot be read."""
+    """Return once nothing runs on the account (the number of looks it took); raise
+    JobsStillRunning past `timeout`, or a UseapiError when the jobs cannot be read. `look`:
+    the running jobs, as `GET /scheduler/available` answers now (`UseapiClient.get_scheduler`,
+    shared or not)."""
     deadline = clock() + timeout
     calls = 0
     while True:
         calls += 1
         try:
-            answer = client.get_scheduler(for_email=email)
+            answer = look()
         except UseapiError as exc:
             raise UseapiError(
                 f"{exc}; {email} was not deleted: its running jobs could not be checked",

@@ -1,7 +1,9 @@
 """End the provider host soon after its engine is gone, as Pulumi's own providers do.
 
-The plugin script starts `python -u -m pulumi.dynamic <engine address>` in a process group of
-its own, and the SDK's host then serves until something kills it. A CLI that ends normally, or
+The plugin script starts the provider host (`python -u -m provider.host.dynamic_host <engine
+address>`, which runs the SDK's `pulumi.dynamic.__main__`; with the SDK's own plugin,
+`python -u -m pulumi.dynamic <engine address>`) in a process group of its own, and the SDK's
+host then serves until something kills it. A CLI that ends normally, or
 on one SIGINT/SIGTERM, closes its plugins; a CLI that is SIGKILLed (a runner that vanished, a
 job killed at its timeout) does not, and the host would live on for ever, still starting the
 calls the engine had queued in its thread pool. Pulumi's Go providers watch their engine
@@ -24,8 +26,9 @@ landed or not, a cut DELETE too; POST is an upsert and DELETE tolerates 404, so
 
 What watching costs: one daemon thread and one tiny RPC per `PROBE_INTERVAL`, and nothing per
 provider call. `watch_engine()` is called from `configure` (once per provider object) and only
-does anything the first time, and only in a `python -m pulumi.dynamic <host:port>` process:
-never in a test run, the program, or a command.
+does anything the first time, and only in a process whose `__main__` is the SDK's host module
+with a `<host:port>` argument (either way of starting it): never in a test run, the program, or
+a command.
 """
 
 from __future__ import annotations
@@ -39,7 +42,8 @@ from collections.abc import Callable, Sequence
 from types import ModuleType
 from typing import Any
 
-# The SDK's host runs as `python -m pulumi.dynamic`: its __main__ module has this spec name.
+# The SDK's host module, run as `python -m pulumi.dynamic` or by `dynamic_host` (runpy with
+# alter_sys): either way `sys.modules["__main__"]` has this spec name.
 HOST_MAIN = "pulumi.dynamic.__main__"
 HEALTH_CHECK = "/grpc.health.v1.Health/Check"
 PROBE_INTERVAL = 0.5  # seconds between probes

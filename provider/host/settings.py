@@ -27,7 +27,7 @@ MAX_TIMEOUT = 3600.0
 # How long a delete waits for the account's running jobs. A PixVerse video takes minutes (the
 # docs' own sample shows one still running at 3:57), so ten minutes lets the jobs in flight
 # finish, while a deploy still ends well inside its job's timeout (30 minutes in deploy.yml).
-# A waiting delete holds one of the provider host's four workers for that long.
+# A waiting delete holds one of the provider host's workers (and one engine step) that long.
 DEFAULT_DRAIN_TIMEOUT = 600.0
 # A day: a deploy that waits longer than that for one account is better failed and retried.
 MAX_DRAIN_TIMEOUT = 86400.0

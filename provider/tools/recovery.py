@@ -16,16 +16,20 @@ selects:
    checkpoint it writes keeps no pending update or delete either. It takes the stack's lock
    like any run, so it cannot interleave with a live deploy.
 3. If that refuses because the stack is locked, each lock is judged (`stack_locks.judge`).
-   Only when every lock is stale is it removed (the exact lock files on a file:// backend,
-   `pulumi cancel` elsewhere) and step 2 run again; a lock that may be alive stops the repair
-   with nothing changed, saying who holds it and the exact command for a person who knows
-   that run is gone. A run that starts between the judgement and the removal keeps its lock on
-   a file backend (only the judged files are deleted); `pulumi cancel` deletes every lock, so on
-   an object store that window is the second the CLI takes to start (the deploy pipeline's
-   concurrency group keeps its own runs out of it).
+   Only when every lock is stale are they removed, each alone (`lock_removal`: the lock file on
+   file://, the lock object on s3://), and step 2 run again; a lock that may be alive stops the
+   repair with nothing changed, saying who holds it and the exact command for a person who knows
+   that run is gone. A run that starts between the judgement and the removal keeps its lock:
+   only the judged locks are deleted, never with `pulumi cancel` (which deletes every lock of
+   the stack), except where no single lock can be removed (Pulumi Cloud, gs://, azblob://), and
+   there only with --force. When another recovery removes the same stale lock first, this one
+   says so and stops, changing nothing.
 4. `pulumi stack export` again, one `GET /accounts` and (unless `plan` is off) `pulumi preview`,
    which takes no lock: per account, what was found, what was done, what useapi.net has and
    what the next `pulumi up` will do.
+
+A checkpoint that step 1 cannot load (`checkpoint_repair`: the `.attrs` file beside it on a
+file backend, torn by a kill) is repaired first, or the exact commands for a person are printed.
 
 Why dropping a pending create is safe: the create was cut off, so state cannot know whether
 its POST reached useapi.net. POST is an upsert keyed by the email: if it landed, the next `up`
@@ -38,9 +42,12 @@ has it; DELETE counts 404 as done).
 
 from __future__ import annotations
 
+import getpass
 import json
+import os
 import shlex
 import socket
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -49,21 +56,26 @@ from typing import Any
 
 from ..host.settings import TOKEN, SettingsError
 from ..host.useapi.client import Account, UseapiClient, UseapiError
+from .checkpoint_repair import checkpoint_files, repair_checkpoint
 from .live_fleet import tool_settings
+from .lock_removal import CannotRemoveOne, Clearer, removable_one_by_one, remove_stale_lock
 from .pulumi_cli import CliRun, PulumiCli
 from .stack_file import StackFile, is_secure
 from .stack_locks import (
+    CLOCK_SKEW,
     DEFAULT_MAX_RUN,
     LockFailure,
     StackLock,
     Verdict,
     judge,
-    lock_file,
     parse_lock_failure,
-    remove_lock_file,
 )
 
 ACCOUNT_TYPE = "pulumi-python:dynamic/pixverse:PixVerseAccount"
+UNLOADABLE = "failed to load checkpoint"
+# A checkpoint that fails to load is read again after these pauses (seconds) before it is taken
+# for torn: a live run's rewrite of its `.attrs` file lasts microseconds.
+READ_AGAIN_AFTER = (0.2, 0.5, 1.0)
 RECOVERED, FAILED, REFUSED = 0, 1, 3
 _PENDING_WORDS = {
     "creating": "create",
@@ -271,9 +283,11 @@ class Recovery:
     max_run: timedelta = DEFAULT_MAX_RUN
     force: bool = False
     plan: bool = True  # end with `pulumi preview`: the exact next step per account
+    skew: timedelta = CLOCK_SKEW  # how far two hosts' clocks may differ
     now: Callable[[], datetime] = field(default=lambda: datetime.now(timezone.utc))
     out: Callable[[str], None] = print
     hostname: str = field(default_factory=socket.gethostname)
+    sleep: Callable[[float], None] = time.sleep
 
     # -- the steps ------------------------------------------------------------------------
 
@@ -328,7 +342,7 @@ class Recovery:
         return RECOVERED
 
     def _export(self) -> StackState:
-        run = self._cli("stack", "export", "--stack", self.stack)
+        run = self._reading("stack", "export", "--stack", self.stack)
         if not run.ok:
             raise RecoveryError(f"`pulumi stack export --stack {self.stack}` failed:\n{run.tail()}")
         try:
@@ -336,8 +350,66 @@ class Recovery:
         except ValueError:
             raise RecoveryError("`pulumi stack export` did not print JSON") from None
 
+    def _reading(self, *args: str) -> CliRun:
+        """A command that loads the checkpoint. On a file backend a reader can catch the
+        checkpoint's `.attrs` file in the instant a live run rewrites it (truncate, then write:
+        checkpoint_repair) and fail with "failed to load checkpoint: EOF": it is read again a
+        moment later. Still unloadable after that, it was torn by a kill: repaired, then run
+        once more."""
+        run = self._cli(*args)
+        for pause in READ_AGAIN_AFTER:
+            if run.ok or UNLOADABLE not in run.text:
+                return run
+            command = " ".join(arg for arg in args[:2] if not arg.startswith("-"))
+            self.out(
+                f"note: `pulumi {command}` could not load the checkpoint ({run.tail(1)}); "
+                f"reading it again in {pause:g} s (a live run may be saving it)."
+            )
+            self.sleep(pause)
+            run = self._cli(*args)
+        if not run.ok and UNLOADABLE in run.text and self._repair_checkpoint(run):
+            run = self._cli(*args)
+        return run
+
+    def _repair_checkpoint(self, failed: CliRun) -> bool:
+        """A checkpoint the backend cannot load (see checkpoint_repair): True when repaired
+        here; otherwise the exact commands for a person, and a RecoveryError."""
+        self.out(f"The stack's checkpoint does not load:\n{failed.tail(3)}")
+        url = self._backend_url()
+        files = checkpoint_files(url, _project_name(self.project_dir), self.stack) if url else []
+        if not files:
+            raise RecoveryError(
+                f"the pulumi CLI cannot load the checkpoint of {self.stack} on "
+                f"{url or 'this backend'}; the recovery repairs that on a file:// backend only. "
+                "Restore the previous save (the `.bak` object beside the stack's checkpoint) with "
+                "your store's tools, then run the recovery again."
+            )
+        repair = repair_checkpoint(files)
+        for line in repair.repaired:
+            self.out(f"Checkpoint: {line}.")
+        if repair.commands:
+            commands = "\n  ".join(repair.commands)
+            raise RecoveryError(
+                "the checkpoint's own bytes do not load (a kill cannot cause that: the backend "
+                "renames a complete file into place; look at what else wrote it). Nothing was "
+                f"changed. To go back to the previous save:\n  {commands}\nthen "
+                f"`make recover STACK={shlex.quote(self.stack)}`."
+            )
+        return bool(repair.repaired)
+
+    def _backend_url(self) -> str | None:
+        url = self.environ.get("PULUMI_BACKEND_URL", "").strip()
+        if url:
+            return url
+        who = self._cli("whoami", "--json")
+        try:
+            found = json.loads(who.stdout).get("url") if who.ok else None
+        except ValueError:
+            found = None
+        return str(found) if found else None
+
     def _refresh(self) -> CliRun:
-        return self._cli(
+        return self._reading(
             "refresh", "--clear-pending-creates", "--yes", "--skip-preview", "--stack", self.stack
         )
 
@@ -376,7 +448,7 @@ class Recovery:
         if failure.cloud:
             return self._break_cloud_lock()
         verdicts: list[tuple[StackLock, Verdict]] = [
-            (lock, judge(lock, now, self.max_run, self.hostname, force=self.force))
+            (lock, judge(lock, now, self.max_run, self.hostname, force=self.force, skew=self.skew))
             for lock in failure.locks
         ]
         for lock, verdict in verdicts:
@@ -388,17 +460,59 @@ class Recovery:
         if alive or failure.unreadable or not verdicts:
             self._refuse(alive)
             return False
-        files = [lock_file(lock.url) for lock, _ in verdicts]
-        if all(path is not None for path in files):
-            for path in files:
-                assert path is not None
-                remove_lock_file(path)
-            self.out(f"Removed {len(files)} stale lock file(s).")
-        else:
-            cancel = self._cli("cancel", "--yes", "--stack", self.stack)
-            if not cancel.ok:
-                raise RecoveryError(f"`pulumi cancel` failed:\n{cancel.tail()}")
-            self.out(f"Removed the stale lock(s) with `pulumi cancel --stack {self.stack}`.")
+        blocked = [why for lock, _ in verdicts if (why := removable_one_by_one(lock.url))]
+        if blocked:
+            return self._cancel_every_lock(blocked[0])
+        clearer = Clearer(_user(), self.hostname, os.getpid(), now)
+        first: list[str] = []
+        for lock, verdict in verdicts:
+            try:
+                removal = remove_stale_lock(lock, clearer, verdict.reason, self.environ)
+            except CannotRemoveOne as exc:
+                raise RecoveryError(f"the stale lock {lock.url} was not removed: {exc}") from None
+            self.out(f"Lock {lock.url}: {removal.note}.")
+            if not removal.removed:
+                first.append(lock.url)
+        if first:
+            removed = len(verdicts) - len(first)
+            done = f"Removed {removed} other stale lock(s) alone; nothing" if removed else "Nothing"
+            message = (
+                "Someone else removed or is removing the stale lock(s) first (another recovery, "
+                f"most likely): it repairs the stack. {done} else was changed here; run "
+                f"`make recover STACK={shlex.quote(self.stack)}` again after it if the stack "
+                "still needs it."
+            )
+            self.out(message)
+            if self.environ.get("GITHUB_ACTIONS") == "true":
+                self.out(f"::error title=Stack {self.stack} is being recovered::{_escape(message)}")
+            return False
+        self.out(f"Removed {len(verdicts)} stale lock(s), each alone: no other lock was touched.")
+        return True
+
+    def _cancel_every_lock(self, why: str) -> bool:
+        """The backend's locks cannot be removed one at a time here: only `pulumi cancel` is
+        left, which deletes every lock of the stack, one that a run takes between this
+        judgement and the cancel included. A person's `--force` only."""
+        stack = shlex.quote(self.stack)
+        self.out(
+            f"These locks cannot be removed one by one here ({why}). The only way left is "
+            f"`pulumi cancel --stack {stack}`, which deletes every lock of the stack, including "
+            "one that a run takes between this check and the cancel."
+        )
+        if not self.force:
+            message = (
+                "Nothing was changed. If no run can start meanwhile (pause the deploy pipeline), "
+                f"run `make recover STACK={stack} FORCE=1` "
+                f"(`python -m provider.recover --stack {stack} --force`) to do that."
+            )
+            self.out(message)
+            if self.environ.get("GITHUB_ACTIONS") == "true":
+                self.out(f"::error title=Stack {self.stack} is locked::{_escape(message)}")
+            return False
+        cancel = self._cli("cancel", "--yes", "--stack", self.stack)
+        if not cancel.ok:
+            raise RecoveryError(f"`pulumi cancel` failed:\n{cancel.tail()}")
+        self.out(f"--force: removed the stale lock(s) with `pulumi cancel --stack {stack}`.")
         return True
 
     def _break_cloud_lock(self) -> bool:
@@ -458,6 +572,26 @@ class Recovery:
         except (SettingsError, UseapiError) as exc:
             self.out(f"note: useapi.net's account list could not be read ({exc}).")
             return None
+
+
+def _user() -> str:
+    """Who runs the recovery, for the record of a cleared lock."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no USER variable and no password entry (a bare container)
+        return "unknown"
+
+
+def _project_name(project_dir: Path) -> str:
+    """The `name:` of Pulumi.yaml (the checkpoint's folder on a file backend)."""
+    try:
+        text = (project_dir / "Pulumi.yaml").read_text()
+    except OSError:
+        return ""
+    for line in text.splitlines():
+        if line.startswith("name:"):
+            return line.split(":", 1)[1].strip().strip("'\"")
+    return ""
 
 
 def _inventory(stack_file: StackFile) -> dict[str, int | None]:

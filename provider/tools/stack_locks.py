@@ -157,6 +157,7 @@ def judge(
     hostname: str | None = None,
     process: Callable[[int], ProcessInfo] = local_process,
     force: bool = False,
+    skew: timedelta = CLOCK_SKEW,
 ) -> Verdict:
     """Whether the run that wrote `lock` can still be alive (see the module's rule).
 
@@ -173,12 +174,12 @@ def judge(
             return Verdict(True, f"pid {lock.pid} on this host started after the lock (reused)")
         return Verdict(False, f"pulumi (pid {lock.pid}) is still running on this host")
     age = now - lock.created
-    bound = max_run + CLOCK_SKEW
+    bound = max_run + skew
     if age > bound:
         return Verdict(
             True,
             f"written on {lock.host} {_age(age)} ago: longer than any deploy runs "
-            f"({_age(max_run)}, the deploy job's timeout, plus {_age(CLOCK_SKEW)} for clocks)",
+            f"({_age(max_run)}, the deploy job's timeout, plus {_age(skew)} for clocks)",
         )
     if force:
         return Verdict(True, f"written on {lock.host} {_age(age)} ago; --force: its run is gone")
@@ -195,12 +196,6 @@ def lock_file(url: str) -> Path | None:
     if parts.scheme != "file":
         return None
     return Path(unquote(parts.path))
-
-
-def remove_lock_file(path: Path) -> None:
-    """Delete one lock (and the attributes file the backend's blob library writes beside it)."""
-    for candidate in (path, path.with_name(path.name + ".attrs")):
-        candidate.unlink(missing_ok=True)
 
 
 def _age(delta: timedelta) -> str:

@@ -44,8 +44,10 @@ def requests_made(emulator: UseapiEmulator) -> list[tuple[str, str | None]]:
 def test_a_fleet_no_op_makes_no_call_and_a_refresh_at_most_two(
     project: CliProject, emulator: UseapiEmulator
 ) -> None:
-    """The call counts a pipeline pays on every run, for a fleet of 12 (more than the host's
-    four workers): a no-op `up` and `preview` make no HTTP call, a refresh one list call."""
+    """The call counts a pipeline pays on every run, for a fleet of 12 (more than the SDK
+    host's four workers): a no-op `up` and `preview` make no HTTP call, a refresh one list
+    call, a destroy one DELETE per account and fewer looks at the running jobs than accounts
+    (the deletes in flight together share one)."""
     project.seed(FLEET_EMAILS)
     created = project.up()
     assert created.summary()["created"] == sorted(FLEET_EMAILS)
@@ -65,11 +67,13 @@ def test_a_fleet_no_op_makes_no_call_and_a_refresh_at_most_two(
     assert [(c.method, c.path) for c in calls][:1] == [("GET", LIST_PATH)]
 
     emulator.reset_calls()
+    emulator.latency = 0.2  # the deletes overlap, as they do against the real API
     gone = project.destroy()
     assert gone.summary()["deleted"] == sorted(FLEET_EMAILS)
-    assert sorted(requests_made(emulator)) == sorted(
-        [*(("DELETE", e) for e in FLEET_EMAILS), *[SCHEDULER] * FLEET]
-    )
+    made = requests_made(emulator)
+    looks = made.count(SCHEDULER)
+    assert sorted(made) == sorted([*(("DELETE", e) for e in FLEET_EMAILS), *[SCHEDULER] * looks])
+    assert 1 <= looks < FLEET
     assert emulator.accounts == {}
     assert project.state_accounts() == []
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from bench import fleet_options, machine, real_engine
 from bench.cli_project import CliProject, find_pulumi
@@ -74,9 +75,9 @@ def test_the_floor_program_stores_and_exports_what_ours_does(tmp_path: Path) -> 
 
 
 def _section(
-    ratio_up: float, ratio_preview: float, preview_calls: int, refresh_calls: int
+    ratio_up: float, ratio_destroy: float, preview_calls: int, refresh_calls: int
 ) -> dict[str, Any]:
-    def entry(ratio: float, calls: int) -> dict[str, Any]:
+    def entry(ratio: float, calls: int, target: float | None) -> dict[str, Any]:
         ours = {
             "median_s": 2 * ratio,
             "min_s": 2 * ratio,
@@ -84,33 +85,75 @@ def _section(
             "http_calls": [calls],
         }
         floor = {"median_s": 2.0, "min_s": 2.0, "max_s": 2.0}
-        return {"ours": ours, "floor": floor, "ratio": ratio, "ratio_per_repetition": [ratio]}
+        out: dict[str, Any] = {
+            "ours": ours,
+            "floor": floor,
+            "ratio": ratio,
+            "ratio_per_repetition": [ratio],
+            "model_s": {"ours": 1.0, "floor": 2.0},
+        }
+        if target is not None:
+            out["target_ratio"] = target
+        return out
 
-    operations = {
-        "up": entry(ratio_up, 200),
-        "preview": entry(ratio_preview, preview_calls),
-        "refresh": entry(1.0, refresh_calls),
-        "destroy": entry(1.0, 200),
-    }
+    def point(latency: float, n: int) -> dict[str, Any]:
+        runs = {}
+        for name, value in (("default", 8), ("pipeline", 32)):
+            targets = real_engine.TARGETS.get((latency, n, name), {})
+            runs[name] = {
+                "value": value,
+                "operations": {
+                    "up": entry(ratio_up, n, targets.get("up")),
+                    "preview": entry(1.0, preview_calls, targets.get("preview")),
+                    "refresh": entry(1.0, refresh_calls, None),
+                    "destroy": entry(ratio_destroy, n + 2, targets.get("destroy")),
+                },
+            }
+        return {"latency_s": latency, "n": n, "repeat": 3, "parallel": runs}
+
     return {
-        "settings": {"repeat": 1},
         "loadavg_1m_start": 0.1,
         "loadavg_1m_end": 0.1,
-        "points": [{"n": 50, "operations": operations}, {"n": 200, "operations": operations}],
+        "points": [point(1.0, 50), point(0.1, 200)],
     }
 
 
 def test_the_verdict_names_each_missed_target_and_nothing_else() -> None:
-    assert real_engine.missed(_section(1.1, 1.05, 0, 1)) == []
-    assert real_engine.missed(_section(1.2, 1.2, 1, 3)) == [
-        "engine preview of 50: HTTP calls",
-        "engine refresh of 50: more than 2 calls",
-        "engine up of 200: 1.2 > 1.15",
-        "engine preview of 200: 1.2 > 1.1",
-        "engine preview of 200: HTTP calls",
-        "engine refresh of 200: more than 2 calls",
+    assert real_engine.missed(_section(0.4, 0.45, 0, 1)) == []
+    assert real_engine.missed(_section(0.5, 0.7, 1, 2)) == [
+        "engine destroy at 1 s x 50, default parallelism (8): 0.7 > 0.65",
+        "engine preview at 1 s x 50, default: HTTP calls",
+        "engine refresh at 1 s x 50, default: more than 1 call",
+        "engine up at 1 s x 50, pipeline parallelism (32): 0.5 > 0.45",
+        "engine destroy at 1 s x 50, pipeline parallelism (32): 0.7 > 0.5",
+        "engine preview at 1 s x 50, pipeline: HTTP calls",
+        "engine refresh at 1 s x 50, pipeline: more than 1 call",
+        "engine preview at 0.1 s x 200, default: HTTP calls",
+        "engine refresh at 0.1 s x 200, default: more than 1 call",
+        "engine preview at 0.1 s x 200, pipeline: HTTP calls",
+        "engine refresh at 0.1 s x 200, pipeline: more than 1 call",
     ]
-    assert "1.200" in real_engine.table(_section(1.2, 1.2, 1, 3))
+    assert "0.700" in real_engine.table(_section(0.5, 0.7, 1, 2))
+
+
+def test_the_model_is_zero_latency_time_plus_a_latency_per_round_of_calls() -> None:
+    model = real_engine.model_seconds
+    # Ours: as many at once as the engine sends; a destroy looks, then deletes.
+    assert model("up", "ours", 50, 1.0, 8, 1.5) == 1.5 + 7
+    assert model("destroy", "ours", 50, 1.0, 32, 1.5) == 1.5 + 2 * 2
+    assert model("refresh", "ours", 200, 0.1, 8, 1.0) == 1.0 + 0.1
+    assert model("preview", "ours", 200, 0.1, 8, 1.0) == 1.0
+    # The floor: four at once in the SDK's host, whatever the engine sends.
+    assert model("up", "floor", 50, 1.0, 32, 0.5) == 0.5 + 13
+    assert model("refresh", "floor", 50, 1.0, 8, 0.5) == 0.5
+
+
+def test_ours_runs_in_the_projects_host_and_the_floor_in_the_sdks(tmp_path: Path) -> None:
+    ours = ours_project(tmp_path / "ours", "pulumi")
+    floor = floor_project(tmp_path / "floor", "pulumi", 0.1)
+    declared = yaml.safe_load((ours.root / "Pulumi.yaml").read_text())["plugins"]
+    assert declared == {"providers": [{"name": "pulumi-python", "path": "provider/host/plugin"}]}
+    assert "plugins" not in yaml.safe_load((floor.root / "Pulumi.yaml").read_text())
 
 
 def test_the_fleet_options_compare_each_variant_with_the_defaults() -> None:

@@ -1,13 +1,17 @@
-"""HTTP call counts of fleet-sized operations, through the SDK's provider host (not timings).
+"""HTTP call counts of fleet-sized operations, through the project's provider host (not
+timings).
 
-The engine sends many calls at once (the host serves four at a time), so every operation here
-is driven from a thread pool: a no-op `up` (Check + Diff of each account) makes no HTTP call,
-a refresh of N accounts makes at most two, a write between reads makes the next read fetch
-anew, and changes made out of band (an account deleted, maxJobs changed) are still seen.
+The engine sends many calls at once (24 here, as `--parallel 24` would; the host serves as many
+as it sends), so every operation here is driven from a thread pool: a no-op `up` (Check + Diff
+of each account) makes no HTTP call, a refresh of N accounts makes at most two, a write between
+reads makes the next read fetch anew, changes made out of band (an account deleted, maxJobs
+changed) are still seen, and a whole operation runs on one pool of connections no wider than
+the calls in flight.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -21,8 +25,8 @@ from tests.conftest import HostFactory, stack_config
 from tests.support.helpers import account_inputs, clean_env
 from useapi_emulator import UseapiEmulator
 
-N = 12
-ENGINE_PARALLEL = 10  # more calls in flight than the host's four workers
+N = 32
+ENGINE_PARALLEL = 24  # what a pipeline's `--parallel` sends: more than the SDK host's four
 EMAILS = [f"fleet{i:02d}@example.com" for i in range(N)]
 LIST_PATH = "/v2/pixverse/accounts"
 
@@ -72,6 +76,10 @@ def _counts(emulator: UseapiEmulator) -> tuple[int, int]:
     gets = emulator.calls("GET")
     lists = sum(1 for call in gets if call.path == LIST_PATH)
     return lists, len(gets) - lists
+
+
+def _kind(path: str) -> str:
+    return "list" if path == LIST_PATH else "scheduler" if "scheduler" in path else "account"
 
 
 def test_a_no_op_up_makes_no_http_call(
@@ -170,12 +178,20 @@ def test_one_pooled_session_serves_the_whole_operation(
     emulator: UseapiEmulator, start_host: HostFactory
 ) -> None:
     """The host configures the provider once per `__provider` pickle, and the provider keeps
-    one pooled session: however many calls, no more connections than the host has workers."""
+    one pooled session as wide as the host: however many calls, no more connections than
+    calls in flight, and none thrown away for want of room in the pool."""
     host = start_host(stack_config(emulator))
+    emulator.latency = 0.05  # the calls overlap, as the engine's do against the real API
     opened = emulator.connections_opened
     fleet = _in_parallel(lambda email: _deploy(host, email), EMAILS)
     _refresh(host, fleet)
     _in_parallel(lambda item: host.delete(item.email, item.email, item.outputs), fleet)
-    # N creates, one list, and per delete a look at the running jobs and the DELETE itself.
-    assert len(emulator.calls()) == 3 * N + 1
-    assert emulator.connections_opened - opened <= 4
+    calls = Counter(f"{call.method} {_kind(call.path)}" for call in emulator.calls())
+    # N creates, one list, N DELETEs, and the deletes' looks at the running jobs shared by the
+    # deletes in flight together (tests/host/test_drain.py pins the rule).
+    assert calls["POST account"] == N and calls["DELETE account"] == N
+    assert calls["GET list"] == 1
+    assert 1 <= calls["GET scheduler"] <= N // 4
+    assert sum(calls.values()) == 2 * N + 1 + calls["GET scheduler"]
+    assert emulator.connections_opened - opened <= ENGINE_PARALLEL
+    assert "Connection pool is full" not in host.stderr

@@ -1,19 +1,20 @@
-"""No running job is cut off: a delete, through the SDK's provider host as the engine sends it,
+"""No running job is cut off: a delete, through the provider host as the engine sends it,
 first waits for the account's running jobs (`GET /scheduler/available`), and past
 `useapi:drainTimeout` fails naming the account and its jobs without sending the DELETE.
-The timing rules themselves (poll interval, never sleeping past the deadline) are checked on
+Deletes in flight together share one look in flight, and each still follows those rules. The
+timing rules themselves (poll interval, never sleeping past the deadline) are checked on
 `drain.wait_for_jobs` with a fake clock."""
 
 from __future__ import annotations
 
 import time
-from typing import Any, cast
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import pytest
 
 from harness import ProviderHost, ProviderHostError
 from provider.host import drain
-from provider.host.useapi.client import UseapiClient
 from provider.host.useapi.scheduler import AccountLoad, Job, Scheduler
 from tests.conftest import HostFactory, stack_config
 from tests.support.helpers import PASSWORD_SENTINEL, TOKEN_SENTINEL, account_inputs
@@ -127,7 +128,8 @@ def test_jobs_that_cannot_be_checked_fail_the_delete_and_keep_the_account(
         host.delete(OPS, OPS, outputs)
 
     details = caught.value.details
-    assert f"{SCHEDULER_PATH} for {OPS} failed with HTTP 500 after 2 attempts" in details
+    # The look is the fleet's, shared by the deletes in flight: the delete names the account.
+    assert f"{SCHEDULER_PATH} failed with HTTP 500 after 2 attempts" in details
     assert f"{OPS} was not deleted: its running jobs could not be checked" in details
     assert emulator.calls("DELETE") == [] and OPS in emulator.accounts
     assert TOKEN_SENTINEL not in details
@@ -190,7 +192,7 @@ class BusyFor:
 
 def _wait(client: BusyFor, clock: FakeClock, timeout: float, interval: float) -> int:
     return drain.wait_for_jobs(
-        cast(UseapiClient, client),
+        client.get_scheduler,
         OPS,
         timeout=timeout,
         interval=interval,
@@ -220,3 +222,104 @@ def test_an_idle_account_costs_one_look_and_no_sleep() -> None:
     clock, client = FakeClock(), BusyFor(times=0)
     assert _wait(client, clock, timeout=600, interval=10) == 1
     assert clock.sleeps == []
+
+
+# -- deletes in flight together share their looks ----------------------------------------------
+
+FLEET = [f"drain{i:02d}@example.com" for i in range(16)]
+
+
+def _delete_at_once(host: ProviderHost, fleet: dict[str, dict[str, Any]]) -> dict[str, str]:
+    """Every delete at once, as `destroy --parallel 16` sends them: email → "" or the error."""
+
+    def delete(email: str) -> tuple[str, str]:
+        try:
+            host.delete(email, email, fleet[email])
+        except ProviderHostError as exc:
+            return email, exc.details
+        return email, ""
+
+    with ThreadPoolExecutor(max_workers=len(fleet)) as pool:
+        return dict(pool.map(delete, fleet))
+
+
+def _fleet_with_a_busy_account(
+    host: ProviderHost, emulator: UseapiEmulator, jobs: int, seconds: float
+) -> tuple[dict[str, dict[str, Any]], str, list[str]]:
+    """FLEET created, `jobs` running on one of them for `seconds`: (outputs, that one, its
+    job ids); 0.1 s per request from here on, the calls so far forgotten."""
+    fleet = {email: _create(host, email) for email in FLEET}
+    busy = FLEET[5]
+    running = emulator.start_jobs(busy, jobs, seconds=seconds)
+    emulator.latency = 0.1
+    emulator.reset_calls()
+    return fleet, busy, running
+
+
+def _scheduler_looks(emulator: UseapiEmulator) -> int:
+    return sum(1 for method, path in _calls(emulator) if path == SCHEDULER_PATH)
+
+
+def test_deletes_in_flight_together_share_one_look_at_the_running_jobs(
+    emulator: UseapiEmulator, start_host: HostFactory
+) -> None:
+    host = _host(start_host, emulator, "20")
+    fleet = {email: _create(host, email) for email in FLEET}
+    emulator.latency = 0.3  # the deletes arrive while the first look is still in flight
+    emulator.reset_calls()
+
+    assert _delete_at_once(host, fleet) == dict.fromkeys(FLEET, "")
+
+    assert emulator.accounts == {}
+    assert sorted(str(call.email) for call in emulator.calls("DELETE")) == FLEET  # each once
+    # One look for the 16, give or take one for a delete that arrived as it completed.
+    assert 1 <= _scheduler_looks(emulator) <= 2
+
+
+def test_a_busy_account_still_waits_while_the_idle_ones_sharing_its_look_are_deleted(
+    emulator: UseapiEmulator, start_host: HostFactory
+) -> None:
+    host = _host(start_host, emulator, "20")
+    fleet, busy, _ = _fleet_with_a_busy_account(host, emulator, jobs=1, seconds=1.5)
+
+    started = time.monotonic()
+    assert _delete_at_once(host, fleet) == dict.fromkeys(FLEET, "")
+    took = time.monotonic() - started
+
+    assert emulator.cut_off == [] and emulator.accounts == {}
+    deletes = [str(call.email) for call in emulator.calls("DELETE")]
+    assert deletes[-1] == busy and sorted(deletes) == FLEET  # the idle ones did not wait
+    assert 1.4 <= took < 5, took
+    # The busy one looked again every 0.1 s on its own: only it was still asking.
+    assert _scheduler_looks(emulator) >= 5
+
+
+def test_past_the_timeout_a_busy_account_sharing_a_look_fails_before_its_delete(
+    emulator: UseapiEmulator, start_host: HostFactory
+) -> None:
+    host = _host(start_host, emulator, "0.5")
+    fleet, busy, jobs = _fleet_with_a_busy_account(host, emulator, jobs=2, seconds=60)
+
+    outcome = _delete_at_once(host, fleet)
+
+    assert {email for email, error in outcome.items() if error} == {busy}
+    assert f"not deleting {busy}: 2 job(s) still running on it" in outcome[busy]
+    assert all(job in outcome[busy] for job in jobs)
+    assert busy not in {call.email for call in emulator.calls("DELETE")}
+    assert sorted(emulator.accounts) == [busy] and emulator.cut_off == []
+
+
+def test_a_look_that_fails_fails_every_delete_that_shared_it_and_deletes_none(
+    emulator: UseapiEmulator, start_host: HostFactory
+) -> None:
+    host = _host(start_host, emulator, "20")
+    fleet = {email: _create(host, email) for email in FLEET[:6]}
+    emulator.latency = 0.2
+    emulator.inject("GET", Fault(status=500), times=50, path=SCHEDULER_PATH)
+    emulator.reset_calls()
+
+    outcome = _delete_at_once(host, fleet)
+
+    for email, error in outcome.items():
+        assert f"{email} was not deleted: its running jobs could not be checked" in error
+    assert emulator.calls("DELETE") == [] and sorted(emulator.accounts) == FLEET[:6]

@@ -10,10 +10,12 @@ timeout.
 from __future__ import annotations
 
 import re
+import subprocess
 from typing import Any
 
 import pytest
 
+from provider.host.concurrency import DEPLOY_PARALLEL
 from provider.tools.stack_locks import DEFAULT_MAX_RUN
 from tests.support.helpers import PROJECT_ROOT
 from tests.support.workflow_support import DEPLOY_WORKFLOW, load_workflow, steps_using
@@ -96,6 +98,42 @@ def test_fork_pull_requests_get_a_notice_instead_of_a_preview(workflow: dict[str
     assert notices, "no job tells a fork's pull request that its preview was skipped"
     for name in notices:
         assert not reads_secrets(workflow["jobs"][name])
+
+
+def evaluate(condition: str, contexts: dict[str, str]) -> bool:
+    """A job's `if:` evaluated for the given context values (==, !=, &&, ||, parentheses)."""
+    python = re.sub(
+        r"[a-z_]+(?:\.[\w-]+)+", lambda m: repr(contexts.get(m.group(0), "")), condition
+    )
+    python = python.replace("&&", " and ").replace("||", " or ")
+    return bool(eval(python, {"__builtins__": {}}))  # noqa: S307 - a literal comparison only
+
+
+@pytest.mark.parametrize(
+    ("head", "actor", "opted_in", "expected"),
+    [
+        ("me/repo", "someone", "", "preview"),
+        ("fork/repo", "someone", "", "preview-fork"),
+        ("me/repo", "dependabot[bot]", "", "preview-dependabot"),
+        ("me/repo", "dependabot[bot]", "true", "preview"),
+        ("me/repo", "someone", "true", "preview"),  # a person's push to Dependabot's branch
+    ],
+)
+def test_every_pull_request_gets_a_preview_or_a_notice_saying_why(
+    workflow: dict[str, Any], head: str, actor: str, opted_in: str, expected: str
+) -> None:
+    """A run Dependabot starts has only Dependabot's secrets: it previews only where the
+    maintainers stored the deploy secrets there too (PREVIEW_DEPENDABOT), else it says so."""
+    contexts = {
+        "github.event_name": "pull_request",
+        "github.event.pull_request.head.repo.full_name": head,
+        "github.repository": "me/repo",
+        "github.actor": actor,
+        "vars.PREVIEW_DEPENDABOT": opted_in,
+    }
+    candidates = ("preview", "preview-fork", "preview-dependabot")
+    runs = [n for n in candidates if evaluate(job_if(workflow["jobs"][n]), contexts)]
+    assert runs == [expected]
 
 
 def test_oidc_token_only_where_aws_credentials_are_fetched(workflow: dict[str, Any]) -> None:
@@ -186,8 +224,20 @@ def test_a_person_can_start_the_recovery_by_hand(workflow: dict[str, Any]) -> No
     for name in ("recover_only", "force_unlock"):
         assert inputs[name]["type"] == "boolean" and inputs[name]["default"] is False
     steps = deploy_steps(workflow)
-    run = str(steps[step_index(steps, is_recover, "")]["run"])
-    assert "${{ inputs.force_unlock && '--force' || '' }}" in run, "--force only when asked"
+    recover = steps[step_index(steps, is_recover, "")]
+    # The box reaches the shell through env (no `${{ }}` in a script): empty unless ticked.
+    assert recover["env"]["FORCE_UNLOCK"] == "${{ inputs.force_unlock && 'yes' || '' }}"
+    args = str(recover["run"]).replace("exec ", "printf '%s\\n' ", 1)
+    for value, forced in (("", False), ("yes", True)):
+        shell = subprocess.run(
+            ["bash", "-c", args],
+            env={"FORCE_UNLOCK": value, "PULUMI_STACK": "prod"},
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        )
+        assert ("--force" in shell.stdout.split()) is forced, f"FORCE_UNLOCK={value!r}"
     up = steps[step_index(steps, is_up, "")]
     assert "!inputs.recover_only" in str(up.get("if", ""))
     assert job_if(workflow["jobs"]["deploy"]) == f"{NOT_A_PR} && github.ref == 'refs/heads/main'"
@@ -206,3 +256,12 @@ def test_a_cancelled_deploy_gives_the_cli_time_to_release_its_lock(
     assert "pgrep -x pulumi" in steps[wait]["run"]
     report = step_index(steps, lambda s: "provider.report" in str(s.get("run", "")), "reports")
     assert wait < report
+
+
+def test_the_deploy_runs_at_the_parallelism_the_benchmark_chose(workflow: dict[str, Any]) -> None:
+    """`PULUMI_PARALLEL` on the `up` step: the CLI reads it, and so does the provider host (a
+    `--parallel` flag would never reach the host)."""
+    (up,) = [step for step in steps_using(workflow["jobs"]["deploy"], "pulumi/actions") if
+             step.get("with", {}).get("command") == "up"]  # fmt: skip
+    assert up["env"]["PULUMI_PARALLEL"] == str(DEPLOY_PARALLEL)
+    assert "parallel" not in up["with"]

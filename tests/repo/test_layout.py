@@ -117,7 +117,7 @@ inputs = {"email": "ops@example.com", "password": "pw", "maxJobs": 3.0}
 checked = provider.check({}, inputs)
 provider.diff("ops@example.com", checked.inputs, checked.inputs)
 provider.client()  # the HTTP client, as the first create or read loads it
-watched = ("provider", "ruamel", "yaml")
+watched = ("provider", "ruamel", "yaml", "boto3", "botocore")
 print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in watched)))
 """
 
@@ -153,5 +153,6 @@ def test_the_provider_host_loads_only_the_hosts_code() -> None:
         if m != LEGACY_PROVIDER_MODULE  # an alias of the package itself, for old states
         and (m.split(".")[0] != "provider" or layer_of(m) not in (None, "host"))
     ]
-    # yaml may come with the SDK itself; ruamel (the stack-file editor) and our tools may not.
+    # yaml may come with the SDK itself; ruamel (the stack-file editor), boto3 (the recovery's
+    # S3 client) and our tools may not.
     assert [m for m in strays if not m.startswith("yaml")] == []

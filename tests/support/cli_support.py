@@ -20,7 +20,7 @@ import signal
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import yaml
 
@@ -38,6 +38,8 @@ CLONED = (
     "Makefile",
     "requirements.txt",
     "requirements-dev.txt",
+    "requirements.lock.txt",
+    "requirements-dev.lock.txt",
 )
 # A fleet for the day-2 tests (drift, sessions): three accounts, one password each.
 ACCOUNTS = {"ops@example.com": 3, "render@example.com": 5, "batch@example.com": 2}
@@ -153,9 +155,57 @@ def _events(stdout: str) -> list[dict[str, Any]]:
     return events
 
 
+class Backend(Protocol):
+    """Where a project's state lives, as the tests read it beside the CLI."""
+
+    url: str
+
+    def env(self) -> dict[str, str]:
+        """What the CLI needs in its environment to reach it."""
+        ...
+
+    def locks(self) -> list[str]:
+        """The lock of every run of every stack in it, by name."""
+        ...
+
+    def read(self, name: str) -> bytes:
+        """A file of the backend by its path under the root (`.pulumi/...`)."""
+        ...
+
+    def everything(self) -> str:
+        """Every byte the backend holds, as text (the secrets checks read all of it)."""
+        ...
+
+
+class FileBackend:
+    """A file:// backend: a folder of the test's own."""
+
+    def __init__(self, root: Path) -> None:
+        root.mkdir(parents=True, exist_ok=True)
+        self.root = root
+        self.url = root.as_uri()
+
+    def env(self) -> dict[str, str]:
+        return {}
+
+    def locks(self) -> list[str]:
+        folder = self.root / ".pulumi" / "locks"
+        return sorted(str(p) for p in folder.rglob("*.json")) if folder.exists() else []
+
+    def read(self, name: str) -> bytes:
+        return (self.root / name).read_bytes()
+
+    def everything(self) -> str:
+        return "\n".join(
+            path.read_bytes().decode("utf-8", "replace")
+            for path in sorted(self.root.rglob("*"))
+            if path.is_file()
+        )
+
+
 class CliProject:
-    """One project directory, one stack, its own file backend; the inventory is rewritten
-    between runs as a team edits its stack file."""
+    """One project directory, one stack, its own backend (a file:// folder unless given); the
+    inventory is rewritten between runs as a team edits its stack file."""
 
     def __init__(
         self,
@@ -163,8 +213,10 @@ class CliProject:
         emulator: UseapiEmulator,
         stack: str = "clitest",
         program: str | None = None,
+        backend: Backend | None = None,
     ) -> None:
-        """`program`: the text of a `__main__.py` of the test's own instead of the project's."""
+        """`program`: the text of a `__main__.py` of the test's own instead of the project's;
+        `backend`: another project's, to share a stack as a team's working copies do."""
         assert PULUMI is not None, SKIP_REASON
         self.pulumi = PULUMI
         self.root = root
@@ -180,15 +232,16 @@ class CliProject:
                 (root / name).symlink_to(PROJECT_ROOT / name)
         (root / "stacks").mkdir()
         self.state_dir = root.parent / f"{root.name}-state"
-        self.state_dir.mkdir()
+        self.backend: Backend = backend or FileBackend(self.state_dir)
         self.env = env_without_pulumi_settings()
         self.env.update(
             PATH=f"{TOOLS_BIN}{os.pathsep}{self.env.get('PATH', '')}",
-            PULUMI_BACKEND_URL=self.state_dir.as_uri(),
+            PULUMI_BACKEND_URL=self.backend.url,
             PULUMI_CONFIG_PASSPHRASE=PASSPHRASE,
             PULUMI_HOME=str(root.parent / f"{root.name}-home"),
             PULUMI_SKIP_UPDATE_CHECK="true",
             PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION="true",
+            **self.backend.env(),
         )
 
     @property
@@ -330,19 +383,22 @@ class CliProject:
             str(r["urn"]).rsplit("::", 1)[-1] for r in resources if r["type"] == ACCOUNT_TYPE
         )
 
+    def join(self, first: CliProject) -> None:
+        """This working copy shares `first`'s stack, as a second clone of the repository does:
+        the committed stack file (its encryption salt and secrets), then `pulumi stack select`
+        in this copy's own PULUMI_HOME."""
+        shutil.copy(first.stack_file, self.stack_file)
+        self.run("stack", "select", self.stack)
+
     def checkpoint(self) -> str:
-        """The stack's checkpoint as the file backend keeps it (what `up` writes, and a
-        `preview` must leave alone)."""
-        path = self.state_dir / ".pulumi" / "stacks" / "pixverse-accounts" / f"{self.stack}.json"
-        return path.read_text()
+        """The stack's checkpoint as the backend keeps it (what `up` writes, and a `preview`
+        must leave alone)."""
+        name = f".pulumi/stacks/pixverse-accounts/{self.stack}.json"
+        return self.backend.read(name).decode()
 
     def backend_text(self) -> str:
         """Every file the backend wrote, as text (the secrets check reads all of it)."""
-        return "\n".join(
-            path.read_bytes().decode("utf-8", "replace")
-            for path in sorted(self.state_dir.rglob("*"))
-            if path.is_file()
-        )
+        return self.backend.everything()
 
     def processes(self) -> dict[int, str]:
         """pid → command line of every process working in the project (the CLI's children all
@@ -393,8 +449,10 @@ __all__ = [
     "PULUMI",
     "SKIP_REASON",
     "TOOLS_BIN",
+    "Backend",
     "CliProject",
     "CliResult",
+    "FileBackend",
     "env_without_pulumi_settings",
     "find_pulumi",
     "link_project",

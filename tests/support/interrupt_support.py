@@ -24,6 +24,7 @@ from typing import Any
 
 import yaml
 
+from harness import PROJECT_HOST, SDK_HOST
 from provider.tools.pulumi_cli import PulumiCli
 from provider.tools.recovery import Recovery
 from provider.tools.stack_file import StackFile
@@ -32,10 +33,46 @@ from tests.support.helpers import PASSWORD_SENTINEL
 from useapi_emulator import UseapiEmulator
 
 PASSWORDS_KEY = "pixverse-accounts:passwords"
-LATENCY = 0.3  # seconds per request while a run is being cut off: two waves of four calls
+LATENCY = 0.3  # seconds per request while a run is being cut off
 FLEET_SIZE = 5
+# The engine sends four steps at a time, so the fleet's POSTs go in two waves (four, then one)
+# and a kill can fall between them ("mid-fleet"); the host would serve the five at once.
+WAVE = "4"
 # How many tries ran, per test and kill point, for the terminal summary (tests/conftest.py).
+# `as_host`: a command run as on another machine: a UTS namespace of its own (unshare(1), root or
+# an unprivileged user namespace) whose host name is set before the command is exec'd, so the
+# pulumi CLI's os.Hostname(), and the lock it writes, say that machine (the pid stays the
+# command's: unshare and the shell exec it).
+_AS_HOST = 'hostname "$0" && exec "$@"'
 TRIES: dict[str, Counter[str]] = {}
+
+
+def _namespace_prefix() -> list[str] | None:
+    """How this machine gives a command a host name of its own, if it can."""
+    for prefix in (["unshare", "--uts"], ["unshare", "--user", "--map-root-user", "--uts"]):
+        try:
+            probe = subprocess.run(
+                [*prefix, "sh", "-c", _AS_HOST, "pixverse-probe", "hostname"],
+                capture_output=True,
+                text=True,
+                timeout=10,
+                check=False,
+            )
+        except (OSError, subprocess.TimeoutExpired):
+            continue
+        if probe.returncode == 0 and probe.stdout.strip() == "pixverse-probe":
+            return prefix
+    return None
+
+
+NAMESPACE_PREFIX = _namespace_prefix()
+NO_NAMESPACE = "this machine cannot give a command a host name of its own (unshare --uts)"
+
+
+def as_host(host: str, command: list[str]) -> list[str]:
+    """`command`, run as on a machine named `host` (its pid is the command's own)."""
+    assert NAMESPACE_PREFIX is not None, NO_NAMESPACE
+    return [*NAMESPACE_PREFIX, "sh", "-c", _AS_HOST, host, *command]
 
 
 @dataclass(frozen=True)
@@ -105,6 +142,7 @@ class DeployLab:
         self.cli = cli
         self.emulator = emulator
         self.runs = 0
+        cli.env["PULUMI_PARALLEL"] = WAVE
 
     # -- the inventory ----------------------------------------------------------------------
 
@@ -123,13 +161,15 @@ class DeployLab:
 
     # -- runs -------------------------------------------------------------------------------
 
-    def start_up(self) -> RunningUp:
-        """`pulumi up` in a session of its own: a signal sent to it reaches the CLI only."""
+    def start_up(self, host: str | None = None) -> RunningUp:
+        """`pulumi up` in a session of its own: a signal sent to it reaches the CLI only.
+        `host`: run it as on another machine of that name (`as_host`)."""
         self.runs += 1
         log = self.cli.root.parent / f"up-{self.runs}.log"
+        command = [self.cli.pulumi, "up", "--yes", "--skip-preview", "--non-interactive"]
         with log.open("wb") as sink:
             process = subprocess.Popen(
-                [self.cli.pulumi, "up", "--yes", "--skip-preview", "--non-interactive"],
+                as_host(host, command) if host else command,
                 cwd=self.cli.root,
                 env=self.cli.env,
                 stdin=subprocess.DEVNULL,
@@ -157,39 +197,40 @@ class DeployLab:
         else:
             raise ValueError(point)
 
-    def recover(self, plan: bool = False) -> tuple[int, str]:
+    def recover(
+        self, plan: bool = False, heard: Callable[[str], None] | None = None
+    ) -> tuple[int, str]:
         """The documented recovery (`make recover`'s code), in this process: exit status and
-        everything it printed. Without its closing preview unless `plan` (a second saved)."""
+        everything it printed. Without its closing preview unless `plan` (a second saved);
+        `heard` is handed each line as it is printed."""
         lines: list[str] = []
+
+        def out(line: str) -> None:
+            lines.append(line)
+            if heard is not None:
+                heard(line)
+
         recovery = Recovery(
             project_dir=self.cli.root,
             stack=self.cli.stack,
             cli=PulumiCli(self.cli.root, self.cli.env, executable=self.cli.pulumi),
             environ=self.cli.env,
             plan=plan,
-            out=lines.append,
+            out=out,
         )
         code = recovery.run(StackFile.load(self.cli.stack_file))
         text = "\n".join(lines)
         self.cli.transcript.append(text)
         return code, text
 
-    def make_recover(self) -> subprocess.CompletedProcess[str]:
-        """`make recover STACK=<stack>` in the project, exactly as a person types it."""
-        for name in ("Makefile", "requirements.txt", "requirements-dev.txt"):
-            link = self.cli.root / name
-            if not link.exists():
-                link.symlink_to(Path(__file__).resolve().parents[2] / name)
+    def make_recover(
+        self, *settings: str, host: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """`make recover STACK=<stack> [settings]` in the project, exactly as a person types it
+        (on another machine of that name with `host`)."""
+        command = self.make_recover_command(*settings)
         done = subprocess.run(
-            # -o: never rebuild the shared virtualenv from a test (the recipe is what runs).
-            [
-                "make",
-                "-o",
-                "venv/.installed",
-                "--no-print-directory",
-                "recover",
-                f"STACK={self.cli.stack}",
-            ],
+            as_host(host, command) if host else command,
             cwd=self.cli.root,
             env=self.cli.env,
             capture_output=True,
@@ -200,13 +241,35 @@ class DeployLab:
         self.cli.transcript += [done.stdout, done.stderr]
         return done
 
+    def make_recover_command(self, *settings: str) -> list[str]:
+        """The command line, with the project's Makefile linked into the test's project."""
+        for name in ("Makefile", "requirements.txt", "requirements-dev.txt"):
+            link = self.cli.root / name
+            if not link.exists():
+                link.symlink_to(Path(__file__).resolve().parents[2] / name)
+        # -o: never rebuild the shared virtualenv from a test (the recipe is what runs).
+        return [
+            "make",
+            "-o",
+            "venv/.installed",
+            "--no-print-directory",
+            "recover",
+            f"STACK={self.cli.stack}",
+            *settings,
+        ]
+
     # -- processes --------------------------------------------------------------------------
 
     def processes(self) -> dict[int, str]:
         return self.cli.processes()
 
     def provider_hosts(self) -> list[int]:
-        return [pid for pid, command in self.processes().items() if "pulumi.dynamic" in command]
+        hosts = (PROJECT_HOST, SDK_HOST)
+        return [
+            pid
+            for pid, command in self.processes().items()
+            if any(f"-m {host}" in command for host in hosts)
+        ]
 
     def sweep(self) -> list[str]:
         """Kill what still works in the project (after a SIGKILL: the language host, which
@@ -215,9 +278,9 @@ class DeployLab:
 
     # -- what is left -----------------------------------------------------------------------
 
-    def lock_files(self) -> list[Path]:
-        locks = self.cli.state_dir / ".pulumi" / "locks"
-        return sorted(p for p in locks.rglob("*.json")) if locks.exists() else []
+    def lock_files(self) -> list[str]:
+        """Every lock in the backend (files on file://, objects on s3://)."""
+        return self.cli.backend.locks()
 
     def deployment(self, show_secrets: bool = False) -> dict[str, Any]:
         args = ["stack", "export", *(["--show-secrets"] if show_secrets else [])]
@@ -227,8 +290,7 @@ class DeployLab:
     def pending(self) -> list[tuple[str, str]]:
         """The pending operations in the backend's checkpoint file, read directly (what the
         CLI reads; cheaper than a `stack export` for a check between steps)."""
-        checkpoint = self.cli.state_dir / ".pulumi" / "stacks" / "pixverse-accounts"
-        data = json.loads((checkpoint / f"{self.cli.stack}.json").read_text())
+        data = json.loads(self.cli.checkpoint())
         latest = data["checkpoint"].get("latest") or {}
         return [
             (op["type"], str(op["resource"]["urn"]).rsplit("::", 1)[-1])

@@ -2,9 +2,9 @@
 
 `SimulatedStack` plays what `pulumi up` / `pulumi refresh` do with a stack's state: one fresh
 provider host per operation (the engine starts one per deployment), check → create, or
-check → diff → update, for every declared account with up to four calls at once (the host's
-thread pool), a failed create leaving nothing in state, and refresh writing back what Read
-returns. `engine_state_document` renders that state the way the engine persists it: every
+check → diff → update, for every declared account with up to four calls at once (as
+`--parallel 4` sends them), a failed create leaving nothing in state, and refresh writing back
+what Read returns. `engine_state_document` renders that state the way the engine persists it: every
 value the engine would encrypt is replaced by a ciphertext marker, so a sentinel found in
 the rest of the document is a secret stored in plaintext.
 """
@@ -34,7 +34,7 @@ SECRET_ENVELOPE = {
     "ciphertext": CIPHERTEXT,
 }
 PROVIDER_KEY = "__provider"
-HOST_PARALLELISM = 4
+HOST_PARALLELISM = 4  # the engine's steps at once, here
 
 
 @dataclass

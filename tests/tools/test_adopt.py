@@ -415,6 +415,24 @@ def test_an_email_differing_only_in_case_is_skipped_with_the_reason() -> None:
     assert plan.declared_missing == ["gone@example.com", "ops@example.com"]
 
 
+@pytest.mark.parametrize(
+    ("declared", "live"),
+    [("ops@example.com", "Ops@example.com"), ("Ops@example.com", "ops@example.com")],
+    ids=["live-capitalised", "declared-capitalised"],
+)
+def test_the_case_rule_holds_whichever_side_is_capitalised(declared: str, live: str) -> None:
+    """The inventory rejects two emails that differ only in case; adopting the live one next
+    to the declared one would make exactly such a pair, whichever of the two has the capital."""
+    plan = plan_adoption({live: Account(live, 3, None)}, [declared])
+
+    assert plan.new == {}
+    assert plan.skipped == [
+        f"{live}: the stack declares it as {declared} (emails differ only in case); "
+        "spell it as useapi.net does in the stack instead of adopting a second entry"
+    ]
+    assert plan.declared_missing == [declared]
+
+
 def test_an_account_whose_answer_lacks_max_jobs_is_not_adopted_with_a_guess() -> None:
     """The API's model makes every field optional: no maxJobs, no entry, and the reason."""
     live = {"quiet@example.com": Account("quiet@example.com", None, None)}

@@ -2,11 +2,11 @@
 
 `parse_export` reads `pulumi stack export` as the CLI printed it here after a cut-off run
 (pending creates, a delete-before-replace cut between its halves); `account_lines` says, per
-account, what was found, what was done and what the next `up` does. Which locks are removed
-how: object-store locks and Pulumi Cloud's go through `pulumi cancel`, which is the one step
-here answered by a recorder instead of the CLI (no object store or Cloud account in tests);
-the file backend's path is proved with the real CLI in tests/acceptance/
-test_interrupted_deploys.py.
+account, what was found, what was done and what the next `up` does. Where no single lock can
+be removed (Pulumi Cloud, a gs:// or azblob:// store), only `pulumi cancel` is left, and only
+with --force: that one step is answered here by a recorder instead of the CLI (no Cloud account
+or Google bucket in tests). Exact removal on file:// and s3:// is proved against the real CLI
+and a real S3 server in tests/tools/test_lock_removal.py and tests/acceptance/.
 """
 
 from __future__ import annotations
@@ -167,25 +167,44 @@ def recovery(cli: PulumiCli, force: bool = False) -> tuple[Recovery, list[str]]:
     return rec, out
 
 
-def s3_lock(minutes_ago: float) -> StackLock:
-    url = "s3://bucket/p/.pulumi/locks/organization/pixverse-accounts/prod/1.json"
+def gs_lock(minutes_ago: float) -> StackLock:
+    url = "gs://bucket/p/.pulumi/locks/organization/pixverse-accounts/prod/1.json"
     return StackLock(url, "runner", "fv-az1", 77, NOW - timedelta(minutes=minutes_ago))
 
 
-def test_an_object_store_lock_is_removed_with_pulumi_cancel_only_when_stale() -> None:
+def test_where_no_single_lock_can_be_removed_pulumi_cancel_runs_only_with_force() -> None:
+    """A stale lock on gs://: the recovery cannot delete that one object, and `pulumi cancel`
+    deletes every lock of the stack, one a run takes meanwhile included: it says so, changes
+    nothing, and cancels only when a person says --force."""
     cli = CancelRecorder()
     rec, out = recovery(cli)
-    assert not rec._break_stale_locks(LockFailure([s3_lock(3)]))
+    assert not rec._break_stale_locks(LockFailure([gs_lock(90)]))
     assert cli.calls == []
-    assert "make recover STACK=prod FORCE=1" in "\n".join(out)
-    assert rec._break_stale_locks(LockFailure([s3_lock(90)]))
+    text = "\n".join(out)
+    assert "stale: written on fv-az1" in text
+    assert "the recovery has no client for gs:// storage" in text
+    assert "deletes every lock of the stack" in text and "Nothing was changed" in text
+    assert "make recover STACK=prod FORCE=1" in text
+    forced, out = recovery(cli, force=True)
+    assert forced._break_stale_locks(LockFailure([gs_lock(90)]))
     assert cli.calls == [("cancel", "--yes", "--stack", "prod")]
+    assert "--force: removed the stale lock(s) with `pulumi cancel --stack prod`." in out
+
+
+def test_an_s3_url_the_recovery_cannot_read_as_the_cli_does_is_not_guessed_at() -> None:
+    cli = CancelRecorder()
+    rec, out = recovery(cli)
+    url = "s3://b/p/.pulumi/locks/organization/pixverse-accounts/prod/1.json?role=arn:aws:iam::1:role/x"
+    lock = StackLock(url, "runner", "fv-az1", 77, NOW - timedelta(minutes=90))
+    assert not rec._break_stale_locks(LockFailure([lock]))
+    assert cli.calls == []
+    assert "query parameter(s) role" in "\n".join(out)
 
 
 def test_one_live_lock_keeps_every_lock() -> None:
     cli = CancelRecorder()
-    rec, _ = recovery(cli)
-    assert not rec._break_stale_locks(LockFailure([s3_lock(90), s3_lock(1)]))
+    rec, _ = recovery(cli, force=False)
+    assert not rec._break_stale_locks(LockFailure([gs_lock(90), gs_lock(1)]))
     assert cli.calls == []
 
 
@@ -210,7 +229,7 @@ def test_in_a_pipeline_the_refusal_is_an_error_annotation() -> None:
         out=out.append,
         hostname="laptop",
     )
-    assert not rec._break_stale_locks(LockFailure([s3_lock(3)]))
+    assert not rec._break_stale_locks(LockFailure([gs_lock(3)]))
     assert any(line.startswith("::error title=Stack prod is locked::") for line in out)
 
 

@@ -12,7 +12,6 @@ import subprocess
 import sys
 import time
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 
@@ -23,9 +22,7 @@ from provider.tools.stack_locks import (
     StackLock,
     judge,
     local_process,
-    lock_file,
     parse_lock_failure,
-    remove_lock_file,
 )
 
 pytestmark = pytest.mark.timeout(20)
@@ -89,6 +86,36 @@ def test_a_lock_from_this_host_is_stale_exactly_when_its_pulumi_is_not_running(
     assert forced.stale is stale, "--force must never break a pulumi running on this host"
 
 
+PULUMI_BIN = "/work/app/.tools/bin/pulumi"
+# Every command that takes the stack's lock, as /proc/<pid>/cmdline shows the CLI that wrote it:
+# the deploy pipeline's `up`, a person's `refresh` or `destroy`, the recovery's own refresh, the
+# flags before the command as some wrappers put them, the Automation API's argv.
+WRITERS = {
+    "up": f"{PULUMI_BIN} up --yes --skip-preview --non-interactive",
+    "refresh": f"{PULUMI_BIN} refresh --yes --skip-preview --json --non-interactive",
+    "destroy": f"{PULUMI_BIN} destroy --yes --skip-preview --non-interactive",
+    "flags-first up": f"{PULUMI_BIN} --non-interactive up --yes",
+    "recovery's refresh": "pulumi refresh --clear-pending-creates --yes --skip-preview "
+    "--stack prod --non-interactive",
+    "stack import": f"{PULUMI_BIN} stack import --file state.json",
+    "automation api": "/usr/local/bin/pulumi up --yes --skip-preview --stack org/prod "
+    "--non-interactive --color never --json --exec-kind auto.local",
+}
+
+
+@pytest.mark.parametrize("writer", sorted(WRITERS))
+def test_every_kind_of_live_pulumi_run_on_this_host_is_alive(writer: str) -> None:
+    """Whatever the command, a running pulumi that wrote the lock holds it: judging only
+    `pulumi up` alive would break a live refresh's or destroy's lock (and --force too)."""
+    info = running(started_minutes_ago=3, command=WRITERS[writer])
+    for force in (False, True):
+        verdict = judge(
+            lock(minutes_ago=2), NOW, hostname="vm", process=lambda _p: info, force=force
+        )
+        assert not verdict.stale, verdict.reason
+        assert verdict.reason == "pulumi (pid 3027) is still running on this host"
+
+
 @pytest.mark.parametrize(
     ("minutes_ago", "stale"),
     [
@@ -134,15 +161,3 @@ def test_this_hosts_processes_are_read_from_the_system() -> None:
     time.sleep(0.05)
     assert not local_process(child.pid).running
     assert not local_process(-1).running
-
-
-def test_only_the_judged_lock_file_and_its_attributes_are_removed(tmp_path: Path) -> None:
-    locks = tmp_path / ".pulumi" / "locks" / "organization" / "pixverse-accounts" / "prod"
-    locks.mkdir(parents=True)
-    for name in ("a.json", "a.json.attrs", "b.json"):
-        (locks / name).write_text("{}")
-    path = lock_file(f"{(locks / 'a.json').as_uri()}?no_tmp_dir=true")
-    assert path == locks / "a.json"
-    remove_lock_file(path)
-    assert sorted(p.name for p in locks.iterdir()) == ["b.json"]
-    assert lock_file("s3://bucket/prefix/.pulumi/locks/x.json") is None

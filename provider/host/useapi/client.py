@@ -28,6 +28,7 @@ from urllib3.exceptions import (
 from urllib3.util import Timeout
 from urllib3.util.retry import Retry
 
+from ..concurrency import host_workers
 from ..settings import ProviderSettings
 from .answers import (
     Account,
@@ -47,6 +48,7 @@ from .status import (
     not_found_problem,
     status_hint,
 )
+from .throttle import Outcome, Throttle
 
 __all__ = [
     "Account",
@@ -69,8 +71,10 @@ RETRY_AFTER_STATUSES = frozenset({429, 503})
 RETRY_AFTER_MAX_SECONDS = 60
 BACKOFF_FACTOR = 0.5
 BACKOFF_MAX_SECONDS = 8.0
-# The provider host serves four calls at once; a few spare connections cost nothing.
-POOL_SIZE = 8
+# One connection per call the host runs at once (`concurrency`): a call that found the pool
+# full would open a connection of its own and throw it away afterwards ("Connection pool is
+# full, discarding connection"), a new TCP (and TLS) handshake on every such call.
+POOL_SIZE = host_workers()
 SECRET_MASK = "[secret]"
 # RFC 3986 lets these stand raw in a path segment (sub-delims, ":" and "@"; quote() keeps the
 # unreserved ones itself). The docs send the email as it is, and whether the service decodes
@@ -104,9 +108,20 @@ class UseapiRetry(Retry):
     - Retry-After is honoured only on 429 and 503 (urllib3 adds 413, which waiting won't fix).
     - A Retry-After that cannot be parsed (garbage, a negative number, a date out of range)
       falls back to exponential backoff instead of failing the whole call with InvalidHeader.
+    - With a `throttle`, every attempt passes the client's gate (`throttle`): a failed attempt
+      gives its slot back (`increment`), the next one waits its turn after its own backoff
+      (`sleep`), so the calls of one host back off together.
     """
 
     RETRY_AFTER_STATUS_CODES = RETRY_AFTER_STATUSES
+
+    def __init__(self, *args: Any, throttle: Throttle | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.throttle = throttle
+
+    def new(self, **kw: Any) -> UseapiRetry:
+        # urllib3 makes a new Retry for every attempt; the gate goes with it.
+        return super().new(**{"throttle": self.throttle, **kw})
 
     def parse_retry_after(self, retry_after: str) -> float:
         try:
@@ -114,8 +129,34 @@ class UseapiRetry(Retry):
         except (InvalidHeader, ValueError, OverflowError):
             return 0.0  # 0 means "no usable Retry-After": Retry.sleep() backs off instead
 
+    def increment(
+        self,
+        method: str | None = None,
+        url: str | None = None,
+        response: Any = None,
+        error: Exception | None = None,
+        _pool: Any = None,
+        _stacktrace: Any = None,
+    ) -> UseapiRetry:
+        if self.throttle is not None:
+            self.throttle.release(self._outcome(response))
+        return super().increment(method, url, response, error, _pool, _stacktrace)
 
-def _build_retry(max_retries: int) -> Retry:
+    def sleep(self, response: Any = None) -> None:
+        super().sleep(response)
+        if self.throttle is not None:
+            self.throttle.acquire(retrying=True)
+
+    def _outcome(self, response: Any) -> Outcome:
+        if response is None:
+            return Outcome()
+        retry_after = None
+        if response.status in RETRY_AFTER_STATUSES:
+            retry_after = self.get_retry_after(response)
+        return Outcome(response.status, retry_after)
+
+
+def _build_retry(max_retries: int, throttle: Throttle | None = None) -> Retry:
     """Retries of 429/5xx and dropped connections, honouring Retry-After.
 
     POST is retried too, after a read timeout or a dropped connection as well as after a
@@ -139,6 +180,7 @@ def _build_retry(max_retries: int) -> Retry:
         respect_retry_after_header=True,
         retry_after_max=RETRY_AFTER_MAX_SECONDS,
         raise_on_status=False,
+        throttle=throttle,
     )
 
 
@@ -196,16 +238,19 @@ class _BearerAuth(requests.auth.AuthBase):
 
 
 class _BudgetAdapter(HTTPAdapter):
-    """Every request through this adapter gets the attempt budget, whatever the caller passed.
+    """Every request through this adapter gets the attempt budget, whatever the caller passed,
+    and passes the client's gate (`throttle`) for its first attempt.
 
     `Timeout(total=t)` bounds connect and read together, so one attempt against a server that
     never answers costs t, not t to connect plus t to read: `useapi:timeout` means "seconds
     one HTTP attempt may take". Setting it here, not at each call, means no call can forget it.
     """
 
-    def __init__(self, timeout: float, retry: Retry) -> None:
-        super().__init__(max_retries=retry, pool_connections=POOL_SIZE, pool_maxsize=POOL_SIZE)
+    def __init__(self, timeout: float, retry: Retry, throttle: Throttle) -> None:
+        width = throttle.width
+        super().__init__(max_retries=retry, pool_connections=width, pool_maxsize=width)
         self._budget = Timeout(connect=timeout, read=timeout, total=timeout)
+        self._throttle = throttle
 
     def send(
         self,
@@ -218,7 +263,16 @@ class _BudgetAdapter(HTTPAdapter):
     ) -> requests.Response:
         # requests hands a urllib3 Timeout through unchanged; its stubs just do not say so.
         budget: Any = self._budget.clone()
-        return super().send(request, stream, budget, verify, cert, proxies)
+        self._throttle.acquire()
+        try:
+            response = super().send(request, stream, budget, verify, cert, proxies)
+        except BaseException:
+            self._throttle.release(Outcome())
+            raise
+        # A no-op when the last attempt already gave its slot back (a retried status whose
+        # retries ran out: urllib3 returns that answer after `increment`).
+        self._throttle.release(Outcome(response.status_code))
+        return response
 
 
 class UseapiClient:
@@ -231,7 +285,11 @@ class UseapiClient:
         self._features_url = f"{settings.base_url}/pixverse/features/"
         self._scheduler_url = f"{settings.base_url}/pixverse/scheduler/available"
         self._session = requests.Session()
-        adapter = _BudgetAdapter(settings.timeout, _build_retry(settings.max_retries))
+        # One gate and one connection pool, each as wide as the host (see `throttle`).
+        self.throttle = Throttle(POOL_SIZE)
+        adapter = _BudgetAdapter(
+            settings.timeout, _build_retry(settings.max_retries, self.throttle), self.throttle
+        )
         self._session.mount("http://", adapter)
         self._session.mount("https://", adapter)
         # As the session's auth (not a default header): requests then never swaps in .netrc
