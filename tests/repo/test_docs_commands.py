@@ -81,6 +81,15 @@ def test_a_fake_target_variable_flag_or_module_is_caught() -> None:
         " an option of its parser"
     ]
     assert "cannot be run" in python_problems("provider.no_such_command --stack prod")[0]
+    assert python_problems("provider.host.dynamic_host") == []
+    assert python_problems("provider.host.no_such_host") == [
+        "`python -m provider.host.no_such_host`: no module provider.host.no_such_host in the"
+        " project (provider/host/no_such_host.py)"
+    ]
+    assert python_problems("provider.host.drain") == [
+        "`python -m provider.host.drain`: provider.host.drain does not run as a program"
+        ' (no `if __name__ == "__main__"`)'
+    ]
     assert python_problems("pytest -q") == []
     assert python_problems("no_such_tool_anywhere") == [
         "`python -m no_such_tool_anywhere`: no module named no_such_tool_anywhere is installed"

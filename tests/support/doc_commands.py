@@ -5,9 +5,11 @@
   through the checks below.
 - `python -m <module> <args>`: a module of this project is run as `python -m` runs it, with its
   own argparse parser parsing the documented arguments and the module stopped right there, so a
-  renamed flag, a dropped subcommand or a bad value fails; any other module (pytest, the SDK's
-  `pulumi.dynamic`) must be installed. Flags named in a comment after the command (`# --n,
-  --sweep, ...`) must be options of that parser.
+  renamed flag, a dropped subcommand or a bad value fails; a module of the provider host
+  (`provider.host.dynamic_host`, which the engine starts and a person never types) must exist
+  and run as a program, but is not run here (it would serve gRPC in the test's process); any
+  other module (pytest, the SDK's `pulumi.dynamic`) must be installed. Flags named in a comment
+  after the command (`# --n, --sweep, ...`) must be options of that parser.
 
 Each check returns the problems it found, one line each, naming the command, so that a test
 can show one failing on purpose.
@@ -141,6 +143,21 @@ def _is_ours(module: str) -> bool:
     return (top / "__init__.py").exists() or top.with_suffix(".py").exists()
 
 
+# What the engine starts through the plugin script (`provider/host/plugin/`): a server, no parser.
+ENGINE_STARTED = "provider.host."
+
+
+def _engine_started_problems(module: str, args: list[str]) -> list[str]:
+    """The docs name the provider host's process (`ps` shows it); its one argument is the
+    engine's address, which only the engine passes."""
+    path = PROJECT_ROOT.joinpath(*module.split(".")).with_suffix(".py")
+    if not path.is_file():
+        return [f"no module {module} in the project ({path.relative_to(PROJECT_ROOT)})"]
+    if not re.search(r"^if __name__ == .__main__.:", path.read_text(encoding="utf-8"), re.M):
+        return [f'{module} does not run as a program (no `if __name__ == "__main__"`)']
+    return [f"the engine starts {module}; it takes no arguments from a reader"] if args else []
+
+
 class _Parsed(Exception):
     """Not an error: how a command's run stops once its arguments are parsed."""
 
@@ -155,6 +172,8 @@ def module_problems(module: str, args: list[str], flags: Iterable[str] = ()) -> 
         except ImportError:
             spec = None
         return [] if spec is not None else [f"no module named {module} is installed"]
+    if module.startswith(ENGINE_STARTED):
+        return _engine_started_problems(module, args)
     parsers: list[argparse.ArgumentParser] = []
     real_parse_args = argparse.ArgumentParser.parse_args
 
