@@ -1,6 +1,7 @@
 """Every `make` and `python -m` command the docs show runs as written: the target exists in the
 Makefile, its variables are ones the Makefile uses, and the arguments pass the real argparse
-parser of the module (for `make`, of the module its recipe runs)."""
+parser of the module (for `make`, of the module its recipe runs). And every target `make help`
+announces, and every option of the commands a person runs on a stack, is in the docs."""
 
 from __future__ import annotations
 
@@ -9,8 +10,12 @@ import pytest
 from tests.support.doc_commands import (
     Commands,
     find_commands,
+    help_targets,
     make_problems,
+    parser_options,
     python_problems,
+    targets_in,
+    unnamed,
 )
 from tests.support.markdown_docs import MarkdownDoc, doc_files
 
@@ -22,6 +27,12 @@ def documented() -> Commands:
 
 
 DOCUMENTED = documented()
+# The commands a person runs on a stack: each option is one an on-call reader may need.
+STACK_COMMANDS = ("provider.adopt", "provider.drift", "provider.report", "provider.recover")
+
+
+def docs_text() -> str:
+    return "\n".join(path.read_text(encoding="utf-8") for path in doc_files())
 
 
 def test_the_docs_show_the_commands_people_type() -> None:
@@ -39,6 +50,34 @@ def test_every_make_command_in_the_docs_runs_as_written(invocation: str) -> None
 @pytest.mark.parametrize("command", sorted(DOCUMENTED.python))
 def test_every_python_m_command_in_the_docs_parses_as_written(command: str) -> None:
     assert python_problems(command) == [], f"shown at {DOCUMENTED.python[command]}"
+
+
+def test_every_target_make_help_announces_is_shown_in_the_docs() -> None:
+    targets = help_targets()
+    assert {"up", "test", "lock", "versitygw"} <= set(targets)
+    assert sorted(set(targets) - targets_in(DOCUMENTED.make)) == []
+
+
+@pytest.mark.parametrize("module", STACK_COMMANDS)
+def test_every_option_of_a_stack_command_is_named_in_the_docs(module: str) -> None:
+    options = parser_options(module)
+    assert "--stack" in options
+    assert unnamed(options, docs_text()) == []
+
+
+def test_an_undocumented_target_or_option_is_caught() -> None:
+    assert targets_in(["cli actionlint", "recover STACK=x FORCE=1"]) == {
+        "cli",
+        "actionlint",
+        "recover",
+    }
+    assert "--clock-skew-minutes" in parser_options("provider.recover")
+    assert "--help" not in parser_options("provider.recover")
+    text = "run `make recover STACK=prod MAX_RUN=60` (`--max-run-minutes`); --clock-skew-minutesX"
+    assert unnamed(["--max-run-minutes", "--clock-skew-minutes", "--max-run"], text) == [
+        "--clock-skew-minutes",
+        "--max-run",
+    ]
 
 
 def test_a_fake_target_variable_flag_or_module_is_caught() -> None:

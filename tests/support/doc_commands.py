@@ -11,6 +11,10 @@
   other module (pytest, the SDK's `pulumi.dynamic`) must be installed. Flags named in a comment
   after the command (`# --n, --sweep, ...`) must be options of that parser.
 
+And the other way round: every target `make help` announces, and every option of a command's
+parser, must be named somewhere in the docs (`help_targets`, `parser_options`), so that a new
+target or flag cannot ship without its docs.
+
 Each check returns the problems it found, one line each, naming the command, so that a test
 can show one failing on purpose.
 """
@@ -116,6 +120,33 @@ def make_problems(invocation: str) -> list[str]:
     return problems
 
 
+def help_targets() -> list[str]:
+    """The targets `make help` announces to a reader (`make up        deploy the demo ...`)."""
+    done = subprocess.run(
+        ["make", "--no-print-directory", "help"],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=MAKE_TIMEOUT,
+        check=True,
+    )
+    return re.findall(r"^make ([a-z][\w.-]*)", done.stdout, re.MULTILINE)
+
+
+def unnamed(options: Iterable[str], text: str) -> list[str]:
+    """The options (`--clock-skew-minutes`) that `text` never names as a whole word."""
+    return [
+        option
+        for option in options
+        if not re.search(rf"(?<![\w-]){re.escape(option)}(?![\w-])", text)
+    ]
+
+
+def targets_in(invocations: Iterable[str]) -> set[str]:
+    """The targets of `make` invocations (`cli actionlint versitygw`, `recover STACK=x`)."""
+    return {token for line in invocations for token in line.split() if "=" not in token}
+
+
 def makefile_targets(makefile: str) -> set[str]:
     """The targets the Makefile's rules name (`up preview refresh destroy drift: engine ...`)."""
     heads = re.findall(r"^([^\s:=#$][^:=#]*?)\s*::?(?!=)", makefile, re.MULTILINE)
@@ -174,6 +205,35 @@ def module_problems(module: str, args: list[str], flags: Iterable[str] = ()) -> 
         return [] if spec is not None else [f"no module named {module} is installed"]
     if module.startswith(ENGINE_STARTED):
         return _engine_started_problems(module, args)
+    parsers, problems = _parse_only(module, args)
+    if parsers and not problems:
+        # Exactly as spelt: argparse would take `--writ` for `--write`, a reader should not.
+        given = [arg.split("=", 1)[0] for arg in _before_separator(args) if arg.startswith("--")]
+        known = set(parsers[0]._option_string_actions)
+        problems += [
+            f"{flag} is not an option of its parser"
+            for flag in dict.fromkeys([*given, *flags])
+            if flag not in known
+        ]
+    return problems
+
+
+def parser_options(module: str) -> list[str]:
+    """The long options of a command's own argparse parser (`--help` aside), as it spells them."""
+    parsers, _ = _parse_only(module, [])
+    assert parsers, f"python -m {module} parsed no arguments"
+    return sorted(
+        {
+            option
+            for option in parsers[0]._option_string_actions
+            if option.startswith("--") and option != "--help"
+        }
+    )
+
+
+def _parse_only(module: str, args: list[str]) -> tuple[list[argparse.ArgumentParser], list[str]]:
+    """The parsers `python -m module args` built before its parsing stopped it, and what its
+    parser refused (or that it never parsed)."""
     parsers: list[argparse.ArgumentParser] = []
     real_parse_args = argparse.ArgumentParser.parse_args
 
@@ -205,16 +265,7 @@ def module_problems(module: str, args: list[str], flags: Iterable[str] = ()) -> 
             problems.append(f"cannot be run: {exc}")
         else:
             problems.append("ran to its end without parsing arguments (not a command)")
-    if parsers and not problems:
-        # Exactly as spelt: argparse would take `--writ` for `--write`, a reader should not.
-        given = [arg.split("=", 1)[0] for arg in _before_separator(args) if arg.startswith("--")]
-        known = set(parsers[0]._option_string_actions)
-        problems += [
-            f"{flag} is not an option of its parser"
-            for flag in dict.fromkeys([*given, *flags])
-            if flag not in known
-        ]
-    return problems
+    return parsers, problems
 
 
 def _before_separator(args: list[str]) -> list[str]:
