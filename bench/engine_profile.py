@@ -35,7 +35,7 @@ from typing import Any
 
 from .cli_project import COMMANDS, PROJECT_ROOT, CliProject, find_pulumi
 from .emulator_process import EmulatorProcess
-from .real_engine import TOKEN, paired_projects
+from .fleet_stacks import TOKEN, paired_projects
 
 POLL_SECONDS = 0.02
 # Roles of the processes a command starts, told apart by their command lines.

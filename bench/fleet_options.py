@@ -20,7 +20,7 @@ from typing import Any
 
 from .cli_project import COMMANDS, CliProject
 from .emulator_process import EmulatorProcess
-from .real_engine import ours_project, with_fleet
+from .fleet_stacks import ours_project, with_fleet
 
 
 @dataclass(frozen=True)

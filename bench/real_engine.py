@@ -35,14 +35,12 @@ from typing import Any
 
 from provider.host.concurrency import DEPLOY_PARALLEL, PARALLEL_ENV, engine_parallelism
 
+from . import fleet_options, throttling
 from .cli_project import COMMANDS, PROJECT_ROOT, CliProject, Timed
 from .emulator_process import EmulatorProcess
-from .sleep_provider import SLEEP_ENV
+from .fleet_stacks import TOKEN, paired_projects
 
 OPERATIONS = tuple(COMMANDS)  # up, preview, refresh, destroy: the order a fleet lives them
-PASSWORD = "bench-password"  # the emulator accepts any; never a real one
-MAX_JOBS = 3
-TOKEN = "bench-useapi-token"
 SDK_HOST_WORKERS = 4  # the SDK's host: ThreadPoolExecutor(max_workers=4)
 # Parallelisms, by the name the tables use: the CLI's default (nothing passed) and the one the
 # deploy pipeline and `make up` run at (PULUMI_PARALLEL, which the host sees too).
@@ -60,10 +58,6 @@ TARGETS: dict[tuple[float, int, str], dict[str, float]] = {
 }
 NOOP_PREVIEW_CALLS = 0
 REFRESH_CALLS = 1
-
-
-def emails(n: int) -> list[str]:
-    return [f"fleet{i:04d}@example.com" for i in range(n)]
 
 
 def cpus() -> int:
@@ -114,44 +108,6 @@ class Samples:
         if self.emulator_cpu_s:
             out["emulator_cpu_s_median"] = round(statistics.median(self.emulator_cpu_s), 3)
         return out
-
-
-def ours_project(root: Path, pulumi: str) -> CliProject:
-    files = {"__main__.py": PROJECT_ROOT / "__main__.py", "provider": PROJECT_ROOT / "provider"}
-    return CliProject(root, pulumi, files)
-
-
-def floor_project(root: Path, pulumi: str, latency: float) -> CliProject:
-    files = {
-        "__main__.py": PROJECT_ROOT / "bench" / "floor_program.py",
-        "bench": PROJECT_ROOT / "bench",
-    }
-    # The floor is any Python dynamic resource as Pulumi serves it: from the SDK's own host.
-    return CliProject(root, pulumi, files, {SLEEP_ENV: str(latency)}, stock_host=True)
-
-
-def with_fleet(project: CliProject, emulator: EmulatorProcess, n: int) -> CliProject:
-    """`project` with a stack of N accounts pointed at the emulator: the same emails, maxJobs
-    and secret passwords on every side of every comparison."""
-    addresses = emails(n)
-    project.init(
-        emulator.base_url,
-        TOKEN,
-        dict.fromkeys(addresses, MAX_JOBS),
-        dict.fromkeys(addresses, PASSWORD),
-    )
-    return project
-
-
-def paired_projects(
-    work: Path, tag: str, pulumi: str, latency: float, emulator: EmulatorProcess, n: int
-) -> dict[str, CliProject]:
-    """Ours and the floor, side by side, each with the same stack of N accounts: what every
-    comparison starts from."""
-    return {
-        "ours": with_fleet(ours_project(work / f"ours{tag}", pulumi), emulator, n),
-        "floor": with_fleet(floor_project(work / f"floor{tag}", pulumi, latency), emulator, n),
-    }
 
 
 def model_seconds(op: str, side: str, n: int, latency: float, parallel: int, zero: float) -> float:
@@ -224,15 +180,11 @@ class Section:
                     self._point(work, emulator(point.latency), point, zero[point.n])
                 )
             if self.options_repeat > 0:
-                from . import fleet_options  # imports this module: loaded only when used
-
                 latency, n = self.options_at
                 results["fleet_options"] = fleet_options.run(
                     work, self.pulumi, emulator(latency), n, self.options_repeat, self.progress
                 )
             if self.throttling.get("repeat", 0) > 0:
-                from . import throttling
-
                 results["throttling"] = throttling.run(
                     work, self.pulumi, progress=self.progress, **self.throttling
                 )

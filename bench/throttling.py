@@ -19,7 +19,7 @@ from typing import Any
 
 from .cli_project import PROJECT_ROOT
 from .emulator_process import EmulatorProcess
-from .real_engine import TOKEN, ours_project, with_fleet
+from .fleet_stacks import TOKEN, ours_project, with_fleet
 
 PARALLELS = (8, 16, 32)
 OPERATIONS = ("up", "destroy")

@@ -149,14 +149,16 @@ def test_two_working_copies_deploy_one_stack_the_second_waits_for_the_lock_then_
 
 
 def kill_a_deploy_on_another_host(lab: DeployLab, tag: str) -> tuple[Fleet, str]:
-    """Declare a new fleet and SIGKILL its `up`, run on RUNNER, mid-fleet: the lock (written by
-    RUNNER's CLI) and pending creates stay in the bucket."""
+    """Declare a new fleet and SIGKILL its `up`, run on RUNNER, while a create's POST is in
+    flight: the lock (written by RUNNER's CLI) and pending creates stay in the bucket. (Not
+    "mid-fleet": a kill just after a wave is answered can find every started create recorded
+    and the next not yet begun, which leaves no pending create.)"""
     fleet = make_fleet(tag)
     lab.declare(fleet)
     lab.emulator.reset_calls()
     lab.emulator.latency = LATENCY
     run = lab.start_up(host=RUNNER)
-    lab.wait_for_kill_point("mid-fleet", FLEET_SIZE)
+    lab.wait_for_kill_point("post-in-flight", FLEET_SIZE)
     os.kill(run.pid, signal.SIGKILL)
     assert run.process.wait(timeout=60) == -signal.SIGKILL
     wait_until(lambda: not lab.provider_hosts(), 10, "the killed run's provider host to end")

@@ -14,7 +14,7 @@ import yaml
 from bench import fleet_options, machine, real_engine
 from bench.cli_project import CliProject, find_pulumi
 from bench.emulator_process import EmulatorProcess
-from bench.real_engine import MAX_JOBS, PASSWORD, TOKEN, floor_project, ours_project
+from bench.fleet_stacks import MAX_JOBS, PASSWORD, TOKEN, emails, floor_project, ours_project
 
 PULUMI = find_pulumi()
 SECRET_SIG = "4dabf18193072939515e22adb298388d"  # the engine's marker of a secret value
@@ -46,7 +46,7 @@ def _state(project: CliProject) -> dict[str, Any]:
 @pytest.mark.skipif(PULUMI is None, reason="no pulumi CLI: `make cli` builds it")
 def test_the_floor_program_stores_and_exports_what_ours_does(tmp_path: Path) -> None:
     assert PULUMI is not None
-    addresses = real_engine.emails(2)
+    addresses = emails(2)
     with EmulatorProcess(0.0, TOKEN, Path.cwd()) as emulator:
         sides = {
             "ours": ours_project(tmp_path / "ours", PULUMI),

@@ -191,6 +191,12 @@ class DeployLab:
         elif point == "mid-fleet":
             wait_until(lambda: self.applied_posts() > 0, 60, "the first POST to be applied")
             time.sleep(random.uniform(0, LATENCY * 0.3))  # noqa: S311
+        elif point == "post-in-flight":
+            # A POST the emulator holds unanswered: the engine wrote its pending create before
+            # it called the provider, so a kill now leaves at least one, whatever the timing.
+            wait_until(
+                lambda: emulator.arrived("POST") > self.applied_posts(), 60, "a POST in flight"
+            )
         elif point == "after-last-post":
             wait_until(lambda: self.applied_posts() >= size, 60, "the last POST to be applied")
             time.sleep(random.uniform(0, 0.05))  # noqa: S311
