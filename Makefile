@@ -116,7 +116,7 @@ adopt: $(STAMP)
 	@test -n "$(STACK)" || { echo "usage: make adopt STACK=<stack> [WRITE=1]"; exit 2; }
 	$(PY) -m provider.adopt --stack "$(STACK)" $(if $(WRITE),--write)
 
-# After a deploy was cut off (README: "When a deploy is cut off"): `make recover STACK=prod`.
+# After a deploy was cut off (docs/interrupted-deploys.md): `make recover STACK=prod`.
 # FORCE=1 only when you know the run holding a young lock from another host is gone.
 # MAX_RUN=<minutes> (the deploy job's timeout-minutes, default 30) and CLOCK_SKEW=<minutes>
 # (default 5): a lock from another host older than their sum is stale.

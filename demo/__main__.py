@@ -34,7 +34,8 @@ from provider.host.concurrency import DEPLOY_PARALLEL, PARALLEL_ENV
 from .emulator import emulator
 from .secrets import STACK, DemoSecrets, demo_secrets, passwords_in, working_stack_file
 
-# Documented in the README: the demo stack's secrets only protect throwaway demo passwords.
+# Documented in docs/getting-started.md: the demo stack's secrets only protect throwaway demo
+# passwords.
 DEMO_PASSPHRASE = "pixverse-demo-passphrase"
 STATE_DIR = ".pulumi-state"
 # The first CLI whose engine hands a dynamic provider the whole stack config (Pulumi PR #17673).

@@ -7,9 +7,10 @@ calls of its step generator, one at a time. Each of those is one provider call, 
 of ours holds a worker (and, while it talks to useapi.net, one HTTP connection) until it ends.
 So the host is as wide as the engine's parallelism plus that one Check, as far as the host can
 know it: the `--parallel` flag never reaches a plugin (the environment does), so the width
-never drops below `MIN_WORKERS`, enough for any `--parallel` this project is run at (README:
-8 to 32). Threads and connections are made only when calls arrive, so width that is not used
-costs nothing. `MAX_WORKERS` caps what an unbounded `PULUMI_PARALLEL` would ask for.
+never drops below `MIN_WORKERS`, enough for any `--parallel` this project is run at
+(docs/performance.md: 8 to 32). Threads and connections are made only when calls arrive, so
+width that is not used costs nothing. `MAX_WORKERS` caps what an unbounded `PULUMI_PARALLEL`
+would ask for.
 
 `DEPLOY_PARALLEL` is the parallelism the deploy pipeline and `make up` run at, chosen from the
 benchmark (bench/README.md, "Past four calls at once"); the workflow sets the same number

@@ -55,7 +55,7 @@ TIMEOUT = Setting("useapi:timeout", "USEAPI_TIMEOUT")
 MAX_RETRIES = Setting("useapi:maxRetries", "USEAPI_MAX_RETRIES")
 DRAIN_TIMEOUT = Setting("useapi:drainTimeout", "USEAPI_DRAIN_TIMEOUT")
 DRAIN_POLL_INTERVAL = Setting("useapi:drainPollInterval", "USEAPI_DRAIN_POLL_INTERVAL")
-# Every setting, in the order the README lists them: what `configure` keeps of the stack
+# Every setting, in the order docs/resource.md lists them: what `configure` keeps of the stack
 # config, and what a command-line tool reads from a stack file.
 ALL_SETTINGS = (TOKEN, BASE_URL, TIMEOUT, MAX_RETRIES, DRAIN_TIMEOUT, DRAIN_POLL_INTERVAL)
 

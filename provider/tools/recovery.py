@@ -1,6 +1,6 @@
 """Repair a stack that a cut-off deploy left behind, so that the next `pulumi up` converges.
 
-What a cut-off `pulumi up` leaves (see the README's "When a deploy is cut off"): after one
+What a cut-off `pulumi up` leaves (see docs/interrupted-deploys.md): after one
 SIGINT or SIGTERM, nothing (the CLI finishes what is in flight and releases its lock); after a
 SIGKILL or a lost runner, the stack's lock and a *pending operation* per provider call that had
 started (the engine writes each step into the checkpoint before it calls the provider). The

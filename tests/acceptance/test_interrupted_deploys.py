@@ -5,9 +5,10 @@ Each try declares a new fleet (so the run creates five accounts and deletes the 
 five), starts `pulumi up` with the emulator answering in 0.4 s, and cuts it off at a kill point
 timed from what the emulator has seen: `before-first-post` (POSTs sent, none applied),
 `mid-fleet` (the first wave applied), `after-last-post` (every POST applied: the deletes are
-running, or the run is finishing). Then the README's repair for that interruption, one `up`,
-and `DeployLab.assert_converged`: useapi.net and the state hold exactly the fleet with its
-maxJobs and passwords, nothing pending, no lock, `preview --expect-no-changes` passes.
+running, or the run is finishing). Then the repair docs/interrupted-deploys.md gives for that
+interruption, one `up`, and `DeployLab.assert_converged`: useapi.net and the state hold exactly
+the fleet with its maxJobs and passwords, nothing pending, no lock, `preview --expect-no-changes`
+passes.
 
 `make test` keeps to its time budget: each SIGKILL kill point once, one SIGINT and one SIGTERM
 at a kill point picked at random, one rename cut at a random one of its two cuts.

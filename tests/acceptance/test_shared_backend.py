@@ -2,8 +2,8 @@
 
 The backend is `s3://<bucket>/pixverse?endpoint=http://127.0.0.1:PORT&use_path_style=true&
 region=us-east-1` on versitygw (tests/support/object_store.py: a real S3 server over a folder,
-one per test worker, a bucket per test), the URL form the README gives for S3-compatible stores.
-Two working copies are two project directories with their own PULUMI_HOME, sharing the
+one per test worker, a bucket per test), the URL form docs/pipeline.md gives for S3-compatible
+stores. Two working copies are two project directories with their own PULUMI_HOME, sharing the
 committed stack file, as two clones of the repository on two machines do. "Another machine" is
 a UTS namespace with a host name of its own (`as_host`): the CLI run there writes that name into
 its lock, as a vanished runner's CLI did; no lock is ever written by hand here.

@@ -41,5 +41,7 @@ def test_every_test_the_table_names_exists() -> None:
     assert missing == []
 
 
-def test_the_readme_links_the_table() -> None:
+def test_the_readme_and_the_errors_page_link_the_table() -> None:
+    """The front page's guide lists it; the errors page holds its summary."""
     assert "(docs/conformance.md)" in (PROJECT_ROOT / "README.md").read_text()
+    assert "(conformance.md)" in (PROJECT_ROOT / "docs" / "errors.md").read_text()

@@ -76,7 +76,7 @@ def provider_files() -> list[Path]:
     return sorted(PROVIDER.rglob("*.py"))
 
 
-def test_the_provider_package_has_the_layers_the_readme_names() -> None:
+def test_the_provider_package_has_the_layers_the_docs_name() -> None:
     subpackages = sorted(p.name for p in PROVIDER.iterdir() if (p / "__init__.py").exists())
     assert subpackages == ["host", "program", "tools"]
     assert (PROVIDER / "host" / "useapi" / "__init__.py").exists()

@@ -1,5 +1,6 @@
-"""The pipelines run what the README promises: the daily drift check (refresh-preview that
-must show no changes, then the per-account names) and the fleet report in both job summaries."""
+"""The pipelines run what docs/drift.md and docs/report.md promise: the daily drift check
+(refresh-preview that must show no changes, then the per-account names) and the fleet report in
+both job summaries."""
 
 from __future__ import annotations
 

@@ -94,7 +94,8 @@ class ObjectStore:
         return f"http://127.0.0.1:{self.port}"
 
     def backend_url(self, bucket: str, prefix: str) -> str:
-        """The backend URL a team writes for an S3-compatible store (README: Deploy pipeline)."""
+        """The backend URL a team writes for an S3-compatible store (docs/pipeline.md,
+        "S3-compatible stores")."""
         return (
             f"s3://{bucket}/{prefix}?endpoint={self.endpoint}&use_path_style=true&region={REGION}"
         )

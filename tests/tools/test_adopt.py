@@ -454,7 +454,7 @@ def test_adopt_then_passwords_then_up_adopts_with_one_post_each_and_deletes_noth
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    """The README's three steps through the real engine. ops@ is already managed by the
+    """docs/adopt.md's three steps through the real engine. ops@ is already managed by the
     stack; two more accounts were configured by hand."""
     project = CliProject(tmp_path / "project", emulator)
     try:
