@@ -19,7 +19,7 @@ no resource is registered and no API call is made.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
@@ -104,7 +104,7 @@ def _session_check(email: str, warn_days: float, fail_on_expired: bool, jwt: Any
     """
     if not _known(jwt):
         return None
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     expiry = is_expired(jwt, now)
     if fail_on_expired and expiry is not None:
         return expired_session_error(email, expiry)

@@ -18,7 +18,7 @@ import os
 import shlex
 import sys
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from .host.settings import SettingsError
@@ -67,7 +67,7 @@ def check(project_dir: Path, stack: str, outputs: str | None, environ: Mapping[s
     # Plans only of accounts that are there: a deleted one is drift already.
     on_useapi = [desired.email for desired in declared if desired.email in fleet.accounts]
     capacity = read_capacity(fleet.settings, on_useapi)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     findings = find_drift(
         declared, fleet.accounts, applied, now, warn_days, capacity.plans, min_credits
     )

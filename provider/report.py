@@ -17,7 +17,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from .host.settings import SettingsError
@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     except (OutputsError, StackFileError, SettingsError, InventoryError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     days = float(DEFAULT_WARN_DAYS) if warn_days is None else warn_days
     sys.stdout.write(render_markdown(outputs, now, days, args.title, live, min_credits))
     return 0

@@ -9,7 +9,7 @@ functions, so the wording and the threshold are tested without Pulumi.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ..host.useapi.answers import EXPIRE_TIME, EXPIRE_TIME_UTC, USERNAME
@@ -42,7 +42,7 @@ def expires_at(jwt: Mapping[str, Any] | None) -> datetime | None:
     epoch = jwt.get(EXPIRE_TIME)
     if isinstance(epoch, (int, float)) and not isinstance(epoch, bool):
         try:
-            return datetime.fromtimestamp(float(epoch), tz=timezone.utc)
+            return datetime.fromtimestamp(float(epoch), tz=UTC)
         except (OverflowError, OSError, ValueError):
             pass  # out of range (milliseconds, say): try the ISO form
     text = jwt.get(EXPIRE_TIME_UTC)
@@ -51,13 +51,13 @@ def expires_at(jwt: Mapping[str, Any] | None) -> datetime | None:
             parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
         except ValueError:
             return None
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
     return None
 
 
 def stamp(moment: datetime) -> str:
     """An expiry as people read it in a log line: `2026-12-01 08:00:00 UTC`."""
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def is_expired(jwt: Mapping[str, Any] | None, now: datetime) -> datetime | None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ..host.useapi.answers import EXPIRE_TIME_UTC, USERNAME
@@ -58,7 +58,7 @@ def _when(expiry: datetime, now: datetime, warn_days: float) -> str:
     """`2026-12-27 05:46 UTC (in 30 days)`; expired ones and those expiring soon marked, with
     the same bounds as the program's warning (expired at the instant itself; soon up to and
     including `warn_days`)."""
-    stamp = expiry.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    stamp = expiry.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
     seconds = (expiry - now).total_seconds()
     if seconds <= 0:
         return f"**EXPIRED** {stamp} ({_span(-seconds)} ago)"

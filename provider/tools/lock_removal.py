@@ -28,7 +28,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -136,13 +136,13 @@ def _record(lock: StackLock, clearer: Clearer, reason: str) -> bytes:
                 "user": lock.user,
                 "host": lock.host,
                 "pid": lock.pid,
-                "created": lock.created.astimezone(timezone.utc).isoformat(),
+                "created": lock.created.astimezone(UTC).isoformat(),
             },
             "clearedBy": {
                 "user": clearer.user,
                 "host": clearer.host,
                 "pid": clearer.pid,
-                "at": clearer.at.astimezone(timezone.utc).isoformat(),
+                "at": clearer.at.astimezone(UTC).isoformat(),
             },
             "reason": reason,
         },

@@ -50,7 +50,7 @@ import socket
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -284,7 +284,7 @@ class Recovery:
     force: bool = False
     plan: bool = True  # end with `pulumi preview`: the exact next step per account
     skew: timedelta = CLOCK_SKEW  # how far two hosts' clocks may differ
-    now: Callable[[], datetime] = field(default=lambda: datetime.now(timezone.utc))
+    now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     out: Callable[[str], None] = print
     hostname: str = field(default_factory=socket.gethostname)
     sleep: Callable[[float], None] = time.sleep

@@ -33,7 +33,7 @@ import re
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -61,7 +61,7 @@ class StackLock:
     def describe(self, now: datetime) -> str:
         return (
             f"{self.user}@{self.host}, pid {self.pid}, since "
-            f"{self.created.astimezone(timezone.utc):%Y-%m-%d %H:%M:%S} UTC "
+            f"{self.created.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC "
             f"({_age(now - self.created)} ago)"
         )
 
@@ -130,7 +130,7 @@ def local_process(pid: int) -> ProcessInfo:
             return ProcessInfo(running=False)
         ticks = int(fields[19])  # field 22: the start time, in clock ticks after boot
         uptime = float(Path("/proc/uptime").read_text().split()[0])
-        booted = datetime.now(timezone.utc) - timedelta(seconds=uptime)
+        booted = datetime.now(UTC) - timedelta(seconds=uptime)
         started = booted + timedelta(seconds=ticks / os.sysconf("SC_CLK_TCK"))
         return ProcessInfo(running=True, started=started, command=command)
     except (OSError, ValueError, IndexError):

@@ -28,7 +28,7 @@ import subprocess
 import time
 import uuid
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -254,7 +254,7 @@ def write_lock(lab: DeployLab, host: str, age: timedelta, pid: int = 4242) -> Pa
     folder = lab.cli.state_dir / ".pulumi" / "locks" / "organization" / "pixverse-accounts"
     path = folder / lab.cli.stack / f"{uuid.uuid4()}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    created = (datetime.now(timezone.utc) - age).isoformat().replace("+00:00", "Z")
+    created = (datetime.now(UTC) - age).isoformat().replace("+00:00", "Z")
     record = {"pid": pid, "username": "runner", "hostname": host, "timestamp": created}
     path.write_text(json.dumps(record))
     return path

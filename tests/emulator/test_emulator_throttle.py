@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import requests
@@ -41,7 +41,7 @@ def test_beyond_k_at_once_requests_are_answered_429_and_not_handled(tmp_path: Pa
     body = refused.json()
     assert body["code"] == 429
     when = datetime.fromisoformat(body["retryAfter"].replace("Z", "+00:00"))
-    assert 1 <= when.timestamp() - asked <= 4 and when.tzinfo == timezone.utc
+    assert 1 <= when.timestamp() - asked <= 4 and when.tzinfo == UTC
     assert emulator.peak_admitted == K
     assert len(emulator.accounts) == K and len(emulator.calls("POST")) == K
     assert len(emulator.throttled) == BURST - K

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -391,7 +391,7 @@ def test_bad_min_credits_are_rejected_naming_the_key(raw: Any) -> None:
 
 # -- the session report ----------------------------------------------------------------------
 
-NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def jwt_at(moment: datetime) -> dict[str, Any]:

@@ -6,7 +6,7 @@ useapi.net or to the state."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -127,7 +127,7 @@ def test_every_drifted_account_gets_its_own_line(
     assert "maxJobs 5→1" in render and "session expired at 2023-11-14 22:13:20 UTC" in render
 
 
-NOW = datetime(2026, 11, 27, 8, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 27, 8, 0, tzinfo=UTC)
 
 
 def live(email: str, max_jobs: int, expire: int = 1_800_000_000) -> Account:
@@ -242,7 +242,7 @@ def test_credit_and_plan_warnings_and_unread_plans_never_fail_the_drift_check(
     )
     monkeypatch.setenv("USEAPI_TOKEN", emulator.token)
     monkeypatch.setenv("GITHUB_ACTIONS", "true")
-    soon = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(days=2)
+    soon = datetime.now(UTC).replace(microsecond=0) + timedelta(days=2)
     emulator.set_plan("ops@example.com", credit_monthly=100, credit_daily=5, credit_package=20)
     emulator.set_plan("batch@example.com", expired_date=soon.isoformat().replace("+00:00", "Z"))
     # Smaller than its maxJobs, but the answer leaves the field out: not called over the plan.

@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -188,7 +188,7 @@ def test_the_command_s_exit_status_is_the_verdict(
 def test_an_empty_session_is_no_finding_and_no_session_a_warning_neither_drift() -> None:
     """The reader keeps `"jwt": {}` (a session whose fields were all left out) apart from no
     `jwt`; the check must too, as the program's warning does."""
-    now = datetime(2026, 11, 27, 8, 0, tzinfo=timezone.utc)
+    now = datetime(2026, 11, 27, 8, 0, tzinfo=UTC)
     declared = [DesiredAccount(OPS, 3), DesiredAccount(RENDER, 5)]
     live = {OPS: Account(OPS, 3, Jwt()), RENDER: Account(RENDER, 5, None)}
 

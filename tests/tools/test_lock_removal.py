@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -35,7 +35,7 @@ from useapi_emulator import UseapiEmulator
 
 pytestmark = pytest.mark.timeout(60)
 
-NOW = datetime(2026, 12, 1, 3, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 12, 1, 3, 0, tzinfo=UTC)
 CLEARER = Clearer("ann", "laptop", 4242, NOW)
 LOCKS = ".pulumi/locks/organization/pixverse-accounts/prod"
 

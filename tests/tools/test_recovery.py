@@ -11,7 +11,7 @@ and a real S3 server in tests/tools/test_lock_removal.py and tests/acceptance/.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -156,7 +156,7 @@ class CancelRecorder(PulumiCli):
         return CliRun(args, 0, "The currently running update has been canceled.", "")
 
 
-NOW = datetime(2026, 12, 1, 3, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 12, 1, 3, 0, tzinfo=UTC)
 
 
 def recovery(cli: PulumiCli, force: bool = False) -> tuple[Recovery, list[str]]:

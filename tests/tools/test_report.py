@@ -9,7 +9,7 @@ import json
 import subprocess
 import sys
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,7 @@ from tests.support.helpers import PROJECT_ROOT, local_time_elsewhere
 from tests.support.tool_project import STACK, tool_project
 from useapi_emulator import UseapiEmulator
 
-NOW = datetime(2026, 11, 27, 8, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 27, 8, 0, tzinfo=UTC)
 FLEET = {
     "accounts": {
         "render@example.com": {
@@ -397,7 +397,7 @@ def test_the_command_honours_warn_days(
 ) -> None:
     """A session two days from expiry: marked within 3 days and within the default 7, not
     within 1."""
-    expiry = datetime.now(timezone.utc) + timedelta(days=2)
+    expiry = datetime.now(UTC) + timedelta(days=2)
     monkeypatch.setattr(sys, "stdin", io.StringIO(json.dumps(_row_for(expiry))))
 
     assert report.main(["--warn-days", warn_days] if warn_days else []) == 0

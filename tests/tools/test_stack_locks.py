@@ -11,7 +11,7 @@ import os
 import subprocess
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -27,7 +27,7 @@ from provider.tools.stack_locks import (
 
 pytestmark = pytest.mark.timeout(20)
 
-NOW = datetime(2026, 12, 1, 3, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 12, 1, 3, 0, tzinfo=UTC)
 LOCKED_TEXT = (
     "error: the stack is currently locked by 2 lock(s). Either wait for the other "
     "process(es) to end or delete the lock file with `pulumi cancel`.\n"
@@ -51,10 +51,10 @@ def test_the_cli_listing_gives_each_lock_with_its_owner_pid_and_time() -> None:
     assert failure is not None and not failure.cloud and failure.unreadable is None
     first, second = failure.locks
     assert (first.user, first.host, first.pid) == ("root", "vm", 3027)
-    assert first.created == datetime(2026, 12, 1, 2, 58, tzinfo=timezone.utc)
+    assert first.created == datetime(2026, 12, 1, 2, 58, tzinfo=UTC)
     assert first.url.startswith("file:///tmp/s/.pulumi/locks/")
     assert (second.user, second.host, second.pid) == ("CORP\\ann", "fv-az12-34", 2211)
-    assert second.created == datetime(2026, 12, 1, 2, 40, tzinfo=timezone.utc)  # +01:00 read
+    assert second.created == datetime(2026, 12, 1, 2, 40, tzinfo=UTC)  # +01:00 read
 
 
 def test_other_failures_are_not_locks_and_cloud_conflicts_have_no_owner() -> None:
@@ -153,9 +153,7 @@ def test_this_hosts_processes_are_read_from_the_system() -> None:
     me = local_process(os.getpid())
     assert me.running and me.command is not None and "python" in me.command
     assert me.started is not None
-    assert (
-        datetime.now(timezone.utc) - timedelta(hours=1) < me.started <= datetime.now(timezone.utc)
-    )
+    assert datetime.now(UTC) - timedelta(hours=1) < me.started <= datetime.now(UTC)
     child = subprocess.Popen([sys.executable, "-c", "pass"])
     child.wait(timeout=10)
     time.sleep(0.05)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from .answers import UseapiError, _is_number, _malformed_field, _optional_text
@@ -86,7 +86,7 @@ def _optional_date(data: Mapping[str, Any], key: str, where: str) -> tuple[datet
         return None, True
     if parsed.year <= _UNSET_YEAR:
         return None, False
-    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)), False
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)), False
 
 
 def parse_plan(data: Any, email: str) -> Plan:

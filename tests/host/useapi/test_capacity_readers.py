@@ -3,7 +3,7 @@ docs' samples read as the docs mean them, a wrong type one clear error naming no
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -37,7 +37,7 @@ def test_the_docs_sample_reads_as_the_plan_it_describes() -> None:
         5,
         30,
     )
-    assert plan.expired_date == datetime(2026, 7, 23, 0, 48, 50, tzinfo=timezone.utc)
+    assert plan.expired_date == datetime(2026, 7, 23, 0, 48, 50, tzinfo=UTC)
     # The *_gift fields are the allowance the balance counts down from: not added.
     assert plan.credits_left == 12450
 
@@ -62,9 +62,9 @@ def test_credits_left_count_a_missing_field_as_zero_unless_all_are_missing(
 @pytest.mark.parametrize(
     ("text", "expected", "unreadable"),
     [
-        ("2026-07-23T00:48:50.000Z", datetime(2026, 7, 23, 0, 48, 50, tzinfo=timezone.utc), False),
-        ("2026-07-23T02:48:50+02:00", datetime(2026, 7, 23, 0, 48, 50, tzinfo=timezone.utc), False),
-        ("2026-07-23", datetime(2026, 7, 23, tzinfo=timezone.utc), False),
+        ("2026-07-23T00:48:50.000Z", datetime(2026, 7, 23, 0, 48, 50, tzinfo=UTC), False),
+        ("2026-07-23T02:48:50+02:00", datetime(2026, 7, 23, 0, 48, 50, tzinfo=UTC), False),
+        ("2026-07-23", datetime(2026, 7, 23, tzinfo=UTC), False),
         ("0001-01-01T00:00:00Z", None, False),  # Go's zero time: no date, not long expired
         ("", None, False),
         ("next month", None, True),

@@ -6,7 +6,7 @@ a field present with a type the model rules out still is one.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -17,7 +17,7 @@ from tests.support.helpers import local_time_elsewhere
 
 pytestmark = pytest.mark.timeout(10)
 EMAIL = "ops@example.com"
-NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
 FULL_JWT = {
     "AccountId": 66778899,
     "ExpireTime": 1767225194,
