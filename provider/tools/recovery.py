@@ -56,6 +56,7 @@ from typing import Any
 
 from ..host.settings import TOKEN, SettingsError
 from ..host.useapi.client import Account, UseapiClient, UseapiError
+from ..program.inventory import PROJECT
 from .checkpoint_repair import checkpoint_files, repair_checkpoint
 from .live_fleet import tool_settings
 from .lock_removal import CannotRemoveOne, Clearer, removable_one_by_one, remove_stale_lock
@@ -376,7 +377,7 @@ class Recovery:
         here; otherwise the exact commands for a person, and a RecoveryError."""
         self.out(f"The stack's checkpoint does not load:\n{failed.tail(3)}")
         url = self._backend_url()
-        files = checkpoint_files(url, _project_name(self.project_dir), self.stack) if url else []
+        files = checkpoint_files(url, PROJECT, self.stack) if url else []
         if not files:
             raise RecoveryError(
                 f"the pulumi CLI cannot load the checkpoint of {self.stack} on "
@@ -580,18 +581,6 @@ def _user() -> str:
         return getpass.getuser()
     except (KeyError, OSError):  # no USER variable and no password entry (a bare container)
         return "unknown"
-
-
-def _project_name(project_dir: Path) -> str:
-    """The `name:` of Pulumi.yaml (the checkpoint's folder on a file backend)."""
-    try:
-        text = (project_dir / "Pulumi.yaml").read_text()
-    except OSError:
-        return ""
-    for line in text.splitlines():
-        if line.startswith("name:"):
-            return line.split(":", 1)[1].strip().strip("'\"")
-    return ""
 
 
 def _inventory(stack_file: StackFile) -> dict[str, int | None]:
