@@ -33,7 +33,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from provider.host.concurrency import DEPLOY_PARALLEL, PARALLEL_ENV, engine_parallelism
+from provider.host.concurrency import (
+    DEPLOY_PARALLEL,
+    PARALLEL_ENV,
+    available_cpus,
+    engine_parallelism,
+)
 
 from . import fleet_options, throttling
 from .cli_project import COMMANDS, PROJECT_ROOT, CliProject, Timed
@@ -60,14 +65,10 @@ NOOP_PREVIEW_CALLS = 0
 REFRESH_CALLS = 1
 
 
-def cpus() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-
-
 def parallelism(name: str) -> int:
     """The steps the engine runs at once under `name` on this machine."""
     value = PARALLELS[name]
-    return value if value is not None else engine_parallelism({}, cpus())
+    return value if value is not None else engine_parallelism({}, available_cpus())
 
 
 def parallel_env(name: str) -> dict[str, str]:

@@ -30,7 +30,7 @@ MAX_WORKERS = 256
 DEPLOY_PARALLEL = 32
 
 
-def _cpus() -> int:
+def available_cpus() -> int:
     """The CPUs this process may use, as Go's GOMAXPROCS counts them (affinity, not the box)."""
     try:
         return len(os.sched_getaffinity(0))
@@ -48,5 +48,7 @@ def engine_parallelism(environ: Mapping[str, str], cpus: int) -> int:
 
 def host_workers(environ: Mapping[str, str] | None = None, cpus: int | None = None) -> int:
     """The width of the host: what the engine sends at once, within MIN_WORKERS..MAX_WORKERS."""
-    wanted = engine_parallelism(os.environ if environ is None else environ, cpus or _cpus())
+    wanted = engine_parallelism(
+        os.environ if environ is None else environ, cpus or available_cpus()
+    )
     return max(MIN_WORKERS, min(MAX_WORKERS, wanted + SERIAL_CALLS))
