@@ -48,7 +48,7 @@ from .status import (
     not_found_problem,
     status_hint,
 )
-from .throttle import Outcome, Throttle
+from .throttle import THROTTLE_STATUSES, Outcome, Throttle
 
 __all__ = [
     "Account",
@@ -65,8 +65,9 @@ __all__ = [
 # Statuses that say "try again": rate limiting and the gateway/server family.
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 # Statuses whose Retry-After is honoured. urllib3 would also retry a 413 that carries one;
-# a body too large will not shrink by waiting, so only the statuses retried anyway are kept.
-RETRY_AFTER_STATUSES = frozenset({429, 503})
+# a body too large will not shrink by waiting, so only the statuses retried anyway are kept:
+# the same answers that close the host's gate (`throttle`).
+RETRY_AFTER_STATUSES = THROTTLE_STATUSES
 # A hostile or mistaken Retry-After must not park an unattended pipeline for hours.
 RETRY_AFTER_MAX_SECONDS = 60
 BACKOFF_FACTOR = 0.5
